@@ -1,0 +1,253 @@
+"""The ``newsarchive`` command: a thin layer over the library. Errors are one line, never a traceback.
+
+Exit codes: 0 success; 1 ordinary failure (unreachable, HTTP error, not an article, unreadable
+file, storage failure); 2 bad usage; 3 robots.txt forbids the URL.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+from . import __version__
+from .extract import NotAnArticle, extract
+from .store import Archive, RawPage, StorageError, default_db_path
+
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+EXIT_ROBOTS = 3
+
+
+class Failure(click.ClickException):
+    """One clear line on stderr and a chosen exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAIL) -> None:
+        super().__init__(" ".join(message.split()))  # always one line
+        self.exit_code = code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def db_option(f: Any) -> Any:
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Archive database (default: $NEWSARCHIVE_DB or data/archive.db).",
+    )(f)
+
+
+def open_archive(db_path: Path | None, readonly: bool = False) -> Archive:
+    try:
+        return Archive(db_path or default_db_path(), readonly=readonly)
+    except StorageError as exc:
+        raise Failure(str(exc)) from exc
+
+
+def parse_date_option(value: str | None, end: bool = False) -> str | None:
+    """``YYYY-MM-DD`` (midnight at +07:00) or full ISO 8601."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return datetime.fromisoformat(text + "T00:00:00+07:00").isoformat()
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not YYYY-MM-DD or ISO 8601") from exc
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=datetime.fromisoformat("2000-01-01T00:00:00+07:00").tzinfo)
+    return dt.isoformat()
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+def summary(record: dict[str, Any]) -> str:
+    """A short readable view of a record (terminal-safe: fields are already free of controls)."""
+    lines = [
+        record["title"],
+        f"  url:       {record['url']}",
+        f"  site:      {record['site']}   kind: {record['kind']}   extractor: {record['extractor']}",
+        f"  published: {record['published_at'] or '-'}",
+        f"  authors:   {', '.join(record['authors']) or '-'}",
+        f"  section:   {' > '.join(record['breadcrumb']) or record['section'] or '-'}",
+        f"  tags:      {', '.join(record['tags']) or '-'}",
+        f"  images:    {len(record['images'])}",
+    ]
+    if record.get("sapo"):
+        lines.append(f"  sapo:      {record['sapo'][:200]}")
+    body = record["body_text"]
+    lines.append(f"  body:      {len(body)} characters, {body.count(chr(10) + chr(10)) + 1 if body else 0} paragraphs")
+    return "\n".join(lines)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="newsarchive")
+def cli() -> None:
+    """Scrape and archive news articles (OneCMS sites first) into one SQLite file."""
+
+
+def _scrape(target: str, url: str | None, verbose: bool = False) -> tuple[dict[str, Any], RawPage]:
+    scheme = urlsplit(target).scheme.lower()
+    now = datetime.now(UTC)
+    if scheme in ("http", "https"):
+        from .fetch import FetchError, fetch
+
+        try:
+            # Scrapy's own log lines would break the one-line error contract: --verbose shows them
+            got = fetch(target, {"LOG_LEVEL": "INFO" if verbose else "CRITICAL"})
+        except FetchError as exc:
+            raise Failure(str(exc), EXIT_ROBOTS if exc.kind == "robots" else EXIT_FAIL) from exc
+        page = RawPage(got.url, got.body, got.status, got.headers, None)
+        try:
+            record = extract(got.body, got.url, headers=got.headers, fetched_at=now)
+        except NotAnArticle as exc:
+            raise Failure(f"not an article: {got.url} ({exc})") from exc
+        return record, page
+    if len(scheme) > 1:  # "c:" would be a drive letter
+        raise Failure(f"refused: only http and https URLs can be scraped, not {scheme}: URLs", EXIT_FAIL)
+    path = Path(target)
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        raise Failure(f"cannot read {target}: {exc.strerror or exc}") from exc
+    base = url or path.resolve().as_uri()
+    try:
+        record = extract(body, base, fetched_at=now)
+    except NotAnArticle as exc:
+        raise Failure(f"not an article: {target} ({exc})") from exc
+    if not record["url"].startswith(("http://", "https://")):
+        raise Failure(f"{target} has no canonical link: give its address with --url")
+    return record, RawPage(url or record["url"], body, None, None, record["fetched_at"])
+
+
+@cli.command()
+@click.argument("target", metavar="URL_OR_FILE")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print exactly the record object (JSON).")
+@click.option("--no-store", is_flag=True, help="Print the record without archiving it.")
+@click.option("--url", help="The address of a saved page that has no canonical link.")
+@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log on stderr.")
+def scrape(target: str, db_path: Path | None, as_json: bool, no_store: bool, url: str | None, verbose: bool) -> None:
+    """Fetch one article URL (or read a saved .html file), print its record and archive it.
+
+    Exit codes: 0 archived (or printed), 1 failure (unreachable, HTTP error, not an article,
+    unreadable file), 2 bad usage, 3 robots.txt forbids the URL."""
+    if url and urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise click.BadParameter("--url must be an http(s) address", param_hint="--url")
+    record, page = _scrape(target, url, verbose)
+    if as_json:
+        emit_json(record)
+    else:
+        click.echo(summary(record))
+    if no_store:
+        return
+    with open_archive(db_path) as archive:
+        try:
+            result = archive.save(record, page)
+        except StorageError as exc:
+            raise Failure(str(exc)) from exc
+    click.echo(f"archived as id {result.id} ({result.status}, {result.revision_count} revision(s)) in {archive.path}",
+               err=True)
+
+
+@cli.command()
+@click.argument("target", metavar="URL_OR_ID")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the record object (JSON).")
+@click.option("--revisions", is_flag=True, help="Include every stored version, oldest first.")
+def show(target: str, db_path: Path | None, as_json: bool, revisions: bool) -> None:
+    """Show an archived article by its URL (any URL it was reached by) or its archive id."""
+    with open_archive(db_path, readonly=True) as archive:
+        article = archive.resolve(target)
+        if article is None:
+            raise Failure(f"not in the archive: {target}")
+        record = archive.record(article)
+        revs = archive.revisions(article) if revisions else []
+    assert record is not None
+    if as_json:
+        emit_json({"record": record, "revisions": revs} if revisions else record)
+        return
+    click.echo(f"[{article}] " + summary(record))
+    for rev in revs:
+        click.echo(f"  revision {rev['revision']}: {rev['reason']} at {rev['fetched_at']}")
+    if not revisions:
+        click.echo("")
+        click.echo(record["body_text"])
+
+
+CSV_COLUMNS = ("id", "url", "site", "article_id", "kind", "title", "sapo", "dateline", "authors", "published_at",
+               "modified_at", "section", "breadcrumb", "tags", "body_text", "images", "source", "language",
+               "extractor", "extractor_version", "fetched_at")
+
+
+@cli.command()
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--since", help="Published at or after (YYYY-MM-DD or ISO 8601).")
+@click.option("--until", help="Published before (YYYY-MM-DD or ISO 8601).")
+@click.option("--site", help="Only this site (host without www.).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file, not stdout.")
+def export(db_path: Path | None, fmt: str, since: str | None, until: str | None, site: str | None,
+           output: Path | None) -> None:
+    """Export archived articles: JSONL (one record object per line) or CSV (one row per article)."""
+    since_v, until_v = parse_date_option(since), parse_date_option(until)
+    with open_archive(db_path, readonly=True) as archive:
+        out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+        try:
+            writer = csv.writer(out) if fmt == "csv" else None
+            if writer:
+                writer.writerow(CSV_COLUMNS)
+            for article, rec in archive.records(since=since_v, until=until_v, site=site):
+                if writer is None:
+                    out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    continue
+                row = {"id": article, **rec}
+                for key in ("authors", "breadcrumb", "tags"):
+                    row[key] = "; ".join(rec[key])
+                row["images"] = json.dumps([[i["src"], i["caption"]] for i in rec["images"]], ensure_ascii=False)
+                writer.writerow([row[c] for c in CSV_COLUMNS])
+        finally:
+            if output:
+                out.close()
+
+
+@cli.command()
+@db_option
+def demo(db_path: Path | None) -> None:
+    """Serve the built-in demo page on a free loopback port, scrape it into the archive, show it."""
+    from .demo.server import serve_demo
+
+    with serve_demo() as base:
+        url = base + "dien-bien-so-thong-tin-va-truyen-thong-trien-khai-nhiem-vu-2024-384142.html"
+        click.echo(f"demo site on {base}; scraping {url}", err=True)
+        record, page = _scrape(url, None)
+    with open_archive(db_path) as archive:
+        result = archive.save(record, page)
+        click.echo(summary(record))
+        click.echo(f"\narchived as id {result.id} ({result.status}) in {archive.path}; "
+                   f"the archive holds {archive.count()} article(s).")
+        click.echo(f"try: newsarchive show {result.id}   or   newsarchive export --format jsonl")
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The built-in demo content, shipped inside the package."""

@@ -1,0 +1,228 @@
+"""OneCMS-like article pages of every variant of the anatomy reference, built from plain data.
+
+Used by the demo site and by the tests: the page is HTML written the way OneCMS writes it, traps
+included (US-format meta date, a fake ``Z``, captions in tables nested in ``<p>``, lazy images, an
+in-body related box, a footer that reuses ``b-maincontent``); the extractor must read it back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape as e
+
+VARIANTS = ("current", "older", "longform", "video", "podcast", "syndicated", "photo")
+
+
+@dataclass
+class DemoArticle:
+    base: str  # "https://demo.example/" or "http://127.0.0.1:8123/"
+    id: int
+    slug: str
+    title: str
+    sapo: str
+    published: datetime  # aware, +07:00
+    section: tuple[tuple[str, str], ...]  # ((name, path), …) from the top
+    paragraphs: list[str]
+    byline: str = ""
+    dateline: str | None = None
+    tags: list[str] = field(default_factory=list)
+    images: list[tuple[str, str | None]] = field(default_factory=list)  # (src, caption)
+    variant: str = "current"
+    source: str | None = None
+    jsonld: bool = True
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}{self.slug}-{self.id}.html"
+
+
+def _us(dt: datetime) -> str:
+    hour = dt.hour % 12 or 12
+    return f"{dt.month}/{dt.day}/{dt.year} {hour}:{dt.minute:02d}:{dt.second:02d} {'PM' if dt.hour >= 12 else 'AM'}"
+
+
+def _body(a: DemoArticle, figure_captions: bool = False) -> str:
+    """Paragraphs with the images spread between them: the first in a ``table.full-img`` nested in
+    a ``<p>`` (lazy ``data-src``), the others in figures; a related box and a ``>>`` line inside."""
+    out: list[str] = []
+    images = list(a.images)
+    for i, para in enumerate(a.paragraphs):
+        out.append(f"<p>{e(para)}</p>")
+        if i == 0 and images and not figure_captions:
+            src, cap = images.pop(0)
+            caption = f'<tr><td class="image_desc"> {e(cap)} </td></tr>' if cap else ""
+            out[-1] = (f'<p>{e(para)}</p><p><table class="full-img"><tbody><tr><td><img class="lazy" '
+                       f'src="{a.base}assets/images/grey.gif" data-src="{e(src)}" alt=""></td></tr>{caption}'
+                       "</tbody></table>")
+            out.append("</p>")
+        elif i == 1:
+            out.append(
+                '<div class="c-box onecms_related"><div class="c-box__title"><h3 class="c-box__title__name">'
+                f'Bài liên quan</h3></div><ul><li><a href="{a.base}tin-lien-quan-{a.id + 100000}.html">'
+                f'<img src="{a.base}thumbs/540x360/related.jpg">Một bài liên quan khác</a></li></ul></div>'
+            )
+            out.append(f'<p>&gt;&gt; <a href="{a.base}doc-them-{a.id + 200000}.html">Đọc thêm bài cũ</a></p>')
+        elif images and i >= 1:
+            src, cap = images.pop(0)
+            figcap = f"<figcaption>  {e(cap)}  </figcaption>" if cap else ""
+            out.append(f'<figure class="image"><img src="{e(src)}" alt="">{figcap}</figure>')
+    for src, cap in images:
+        figcap = f"<figcaption>{e(cap)}</figcaption>" if cap else ""
+        out.append(f'<figure class="image"><img src="{e(src)}" alt="">{figcap}</figure>')
+    out.append('<div class="oneads" id="zone-61"><script>try { x.show(); } catch (e) { }</script></div>')
+    if a.byline:
+        out.append(f'<b class="vtranslate-author-translate" style="text-align:right; display:block">{e(a.byline)}</b>')
+    return "\n".join(out)
+
+
+def _sapo_text(a: DemoArticle) -> str:
+    return f"{a.dateline} - {a.sapo}" if a.dateline else a.sapo
+
+
+def _head(a: DemoArticle) -> str:
+    leaf_name, leaf_path = a.section[-1]
+    ld = ""
+    if a.jsonld:
+        article = {
+            "@context": "https://schema.org", "@type": "NewsArticle", "headline": a.title,
+            "description": _sapo_text(a), "datePublished": a.published.isoformat(),
+            "dateModified": a.published.isoformat(),
+            "author": {"@type": "Person", "name": a.byline or "Báo Demo"},
+            "publisher": {"@type": "Organization", "name": "Báo Demo"},
+            "mainEntityOfPage": {"@type": "WebPage", "@id": a.url},
+        }
+        crumbs = {"@context": "https://schema.org", "@type": "BreadcrumbList", "itemListElement": [
+            {"@type": "ListItem", "position": i + 1, "item": {"@id": a.base + p.lstrip("/"), "name": n}}
+            for i, (n, p) in enumerate(a.section)]}
+        ld = "".join(f'<script type="application/ld+json">{json.dumps(o, ensure_ascii=True)}</script>\n'
+                     for o in (article, crumbs))
+    return f"""<head>
+<title>{e(a.title)}</title>
+<meta charset="utf-8" />
+<meta name="author" content="Báo Demo" />
+<meta name="keywords" content="{e(', '.join(a.tags))}" />
+<meta name="description" content="{e(_sapo_text(a))}" />
+<link rel="canonical" href="{a.url}" />
+<meta property="og:title" content="{e(a.title)}" />
+<meta property="og:url" content="{a.url}" />
+<meta property="og:type" content="website" />
+<meta property="og:site_name" content="Báo Demo" />
+<meta name="article:section" content="{e(leaf_name)}" />
+<meta name="article:published_time" content="{_us(a.published)}" />
+<meta property="channel:url" content="{a.base}{leaf_path.lstrip('/')}">
+<link href="https://demo.1cdn.vn/assets/css/style.min.css" rel="stylesheet" />
+{ld}</head>"""
+
+
+def _chrome_top(a: DemoArticle) -> str:
+    return """<div class="c-container-wrapper"><div class="l-nav">
+<div class="c-sologan onecms__currentTime">Thứ Năm, 26/11/2026</div>
+<div class="c-weather onecms__weather" data-city="hanoi">Hà Nội 21°C</div></div></div>"""
+
+
+def _chrome_bottom(a: DemoArticle) -> str:
+    tags = "".join(
+        f'<li><h4><a href="{a.base}{t.lower().replace(" ", "-")}-ptag.html" title="{e(t)}">{e(t)}</a></h4></li>'
+        for t in a.tags
+    )
+    tagbox = f'<div class="c-box"><div class="c-widget-tags onecms__tags"><ul>{tags}</ul></div></div>' if tags else ""
+    return f"""<div class="c-box"><div class="c-share-detail"><ul><li><a href="#">Chia sẻ Facebook</a></li></ul></div></div>
+<div class="c-comments"><div class="c-comment-bar"><div class="c-comment-bar__count">(0) Bình luận</div></div>
+<div class="c-comment-input onecms__comments"><button class="btnSend">Gửi bình luận</button></div></div>
+{tagbox}
+<div class="c-box c-news-topmore"><div class="c-box__title">Đọc tiếp</div></div>"""
+
+
+def _footer(a: DemoArticle) -> str:
+    return """<div class="l-sidebar"><div class="c-box c-news-topread"><div class="c-box__title">Đọc nhiều</div></div></div>
+<div class="l-footer"><div class="c-footer-main"><div class="b-maincontent"><p>Giấy phép số 99/GP-BTTTT. Tòa soạn báo Demo.</p></div></div>
+<div class="c-powered">POWERED BY <a href="https://onecms.vn/"><span>ONE</span>CMS</a> - A PRODUCT OF <span>NEKO</span></div></div>"""
+
+
+def _script(a: DemoArticle) -> str:
+    fake_z = a.published.strftime("%Y-%m-%dT%H:%M:%SZ")  # local time mislabelled Z, as OneCMS does
+    return f"""<script>
+var WebControl = WebControl || {{}};
+WebControl.publisherId = '{a.id}';
+WebControl.item_id = {a.id};
+WebControl.item_published_time = "{fake_z}";
+WebControl.item_title = "{e(a.title)}";
+WebControl.item_tags = "{e(', '.join(a.tags))}";
+</script>"""
+
+
+def _header_block(a: DemoArticle, cls: str = "sc-longform-header-default-normal", media: str = "") -> str:
+    return f"""<div class='sc-longform-header {cls} block-sc-longform-header'>
+<div class='sc-longform-header-text'>
+<span class='sc-longform-header-cate block-sc-cate-name'></span>
+<h1 class='sc-longform-header-title block-sc-title'>{e(a.title)}</h1>
+<div class='sc-longform-header-meta'>
+<span class='sc-longform-header-author block-sc-author'>{e(a.byline)}</span><span class='sc-text block-sc-text'>•</span>
+<span class='sc-longform-header-date block-sc-publish-time'>{a.published.strftime('%d/%m/%Y %H:%M')}</span>
+</div>
+<p class='sc-longform-header-sapo block-sc-sapo'>
+  {e(_sapo_text(a))}
+</p></div>{media}</div>"""
+
+
+def _breadcrumb(a: DemoArticle) -> str:
+    items = "".join(f'<li class="breadcrumb-item"><a href="{a.base}{p.lstrip("/")}">{e(n)}</a></li>' for n, p in a.section)
+    return f'<nav aria-label="breadcrumb"><ol class="breadcrumb"><li class="breadcrumb-item"><a href="/">Trang chủ</a></li>{items}</ol></nav>'
+
+
+def render(a: DemoArticle) -> str:
+    """The article page of ``a.variant``."""
+    v = a.variant
+    if v == "video":
+        main = f"""<div class="c-video-detail">
+<div class="c-video-detail__cat"><a href="{a.base}video">{e(a.section[-1][0])}</a></div>
+<div class="c-video-detail__title"><h1>{e(a.title)}</h1></div>
+<div class="c-video-detail__time">{e(a.byline)} - {a.published.strftime('%d/%m/%Y - %H:%M')}</div>
+<div class="c-video-detail__desc">{e(_sapo_text(a))}</div>
+<video class="vjs-tech" src="{a.base}media/{a.id}.mp4" poster="{a.base}media/{a.id}-poster.jpg"></video>
+</div>"""
+    elif v == "podcast":
+        main = f"""<div class="section_podcast_detail_newver"><div class="b-grid">
+<h1 class="b-grid__title">{e(a.title)}</h1>
+<div class="b-grid__author">{e(a.byline)}</div><span class="b-grid__time">{a.published.strftime('%d/%m/%Y %H:%M')}</span>
+<div class="b-grid__desc"><a href="{a.url}">{e(_sapo_text(a))}</a></div>
+<audio class="onecms__audio" src="{a.base}media/{a.id}.mp3"></audio></div></div>"""
+    elif v == "older":
+        when = a.published.strftime("%H:%M %d/%m/%Y")
+        main = f"""<div class="c-detail-head"><h1 class="c-detail-head__title">{e(a.title)}</h1>
+<div class="c-detail-head__row"><span class="c-detail-head__author">{e(a.byline)}</span>
+<span class="c-detail-head__time">{when} |</span></div></div>
+<div class="c-news-detail"><div class="b-maincontent"><h2 class="desc">{e(_sapo_text(a))}</h2>
+<article class="entry">{_body(a)}</article></div>{_chrome_bottom(a)}</div>"""
+    else:
+        media, entry_cls, head_cls = "", "entry entry-no-padding", "sc-longform-header-default-normal"
+        if v == "longform":
+            lead = a.images[0][0] if a.images else f"{a.base}lead.jpg"
+            media = f"<div class='sc-longform-header-media'><img src='{e(lead)}'></div>"
+            entry_cls, head_cls = "entry entry-no-padding longform", "sc-longform-header-top-normal"
+        body_article = DemoArticle(**{**a.__dict__, "images": a.images[1:]}) if v == "longform" else a
+        author_page = ""
+        if v == "syndicated" and a.source:
+            author_page = (f'<div class="c-author-page">Nguồn {e(a.source)} <span id="url-copy">'
+                           f'https://{e(a.source)}/bai-goc-{a.id}.htm</span></div>')
+        main = f"""<div class="c-detail-head"><div class="c-detail-head__row">{_breadcrumb(a)}</div>
+<div class="c-detail-head__row is-bar"><div class="c-share-scroll"><span>Cỡ chữ</span><span>Mặc định</span></div></div></div>
+<div class="c-news-detail"><div class="b-maincontent"><div itemprop="articleBody">
+<article class="{entry_cls}">{_header_block(a, head_cls, media)}
+{_body(body_article, figure_captions=v == 'longform')}
+</article></div></div>{author_page}{_chrome_bottom(a)}</div>"""
+    return f"""<!DOCTYPE html>
+<html lang="vi">
+{_head(a)}
+<body>
+{_chrome_top(a)}
+<div class="c-container-wrapper"><div class="l-content bg-detail"><div class="container"><div class="l-content-flex">
+<div class="l-main">{main}</div>
+</div></div></div></div>
+{_footer(a)}
+{_script(a)}
+</body>
+</html>
+"""

@@ -1,0 +1,72 @@
+"""Extraction: HTML bytes + URL in, record out. Pure: no network, no database, no Scrapy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from .. import dates
+from ..record import ordered
+from ..urls import absolute, article_id, canonical, site_of
+from . import generic, onecms
+from .page import Page
+
+
+class NotAnArticle(ValueError):
+    """The page is not an article (home, listing, error page, empty or unreadable document)."""
+
+
+def _canonical_url(page: Page, url: str) -> str:
+    for cand in (page.canonical, page.meta.get("og:url")):
+        link = absolute(cand, url)
+        if link and link.startswith(("http://", "https://")):
+            return canonical(link)
+    return canonical(url)
+
+
+def extract(
+    html: bytes | str,
+    url: str,
+    headers: Mapping[str, Any] | None = None,
+    fetched_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The record of ``shared/spec/record.md`` for an article page; raises ``NotAnArticle`` for
+    anything else. No other exception escapes, whatever the input."""
+    try:
+        return _extract(html, url, headers, fetched_at)
+    except NotAnArticle:
+        raise
+    except RecursionError as exc:
+        raise NotAnArticle(f"page too deeply nested to read: {url}") from exc
+    except Exception as exc:  # the contract: broken input is "not an article", never a crash
+        raise NotAnArticle(f"unreadable page ({type(exc).__name__}: {exc})") from exc
+
+
+def _extract(
+    html: bytes | str, url: str, headers: Mapping[str, Any] | None, fetched_at: datetime | None
+) -> dict[str, Any]:
+    page = Page.from_html(html, url, headers)
+    if page is None:
+        raise NotAnArticle("empty document")
+    if onecms.is_onecms(page):
+        fields = onecms.extract_onecms(page)
+        name, version = onecms.NAME, onecms.VERSION
+    else:
+        fields = generic.extract_generic(page)
+        name, version = generic.NAME, generic.VERSION
+    if not fields:
+        raise NotAnArticle(f"not an article page: {url}")
+    record_url = _canonical_url(page, url)
+    fields["url"] = record_url
+    fields["site"] = site_of(record_url)
+    fields["article_id"] = article_id(record_url) or article_id(url) or fields.get("article_id")
+    lang = (page.root.get("lang") or "").split("-")[0].strip().lower()
+    fields["language"] = fields.get("language") or lang or ("vi" if name == onecms.NAME else None)
+    fields["extractor"] = name
+    fields["extractor_version"] = version
+    fields["fetched_at"] = dates.utc_iso(fetched_at) if fetched_at else dates.utc_now()
+    return ordered(fields)
+
+
+__all__ = ["NotAnArticle", "extract", "Page"]

@@ -1,0 +1,138 @@
+"""Body text and images from a container element: blocks in page order, captions beside images.
+
+Walks the element tree once instead of selecting ``entry > p``: OneCMS nests image tables inside
+``<p>`` (invalid HTML that parsers repair differently), so only a walk over block boundaries gives
+the same paragraphs whatever the repair.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ..text import clean
+from ..urls import absolute
+
+BLOCK = frozenset(
+    "p div h1 h2 h3 h4 h5 h6 li ul ol dl dt dd blockquote pre tr table tbody thead tfoot section "
+    "article header footer aside main center figure hr address details summary caption".split()
+)
+SKIP_TAGS = frozenset(
+    "script style noscript iframe svg button form input select textarea template video audio object "
+    "embed canvas map head title link meta".split()
+)
+CAPTION_CLASSES = ("image_desc", "image-desc", "caption", "figcaption", "img-caption", "PhotoCMS_Caption", "desc")
+PLACEHOLDER = re.compile(
+    r"(grey|gray|blank|placeholder|spacer|transparent|loading|lazy|default_image)\.(gif|png|svg|jpg)", re.I
+)
+MAX_DEPTH = 300
+
+
+def image_src(img: Any, base: str) -> str | None:
+    """The real image URL: lazy ``data-src`` (and friends) over a placeholder ``src``."""
+    for attr in ("data-src", "data-original", "data-lazy-src", "data-srcset", "src"):
+        value = img.get(attr)
+        if not value:
+            continue
+        value = value.strip().split(" ")[0] if attr == "data-srcset" else value.strip()
+        if not value or value.startswith("data:") or PLACEHOLDER.search(value):
+            continue
+        return absolute(value, base)
+    return None
+
+
+def _is_caption_cell(el: Any) -> bool:
+    cls = el.get("class") or ""
+    return any(c in cls.split() for c in CAPTION_CLASSES)
+
+
+class Walker:
+    """Collects ``blocks`` (strings) and ``images`` ({src, caption}) under one container."""
+
+    def __init__(self, base: str, skip: Callable[[Any], bool]) -> None:
+        self.base = base
+        self.skip = skip
+        self.blocks: list[str] = []
+        self.images: list[dict[str, str | None]] = []
+        self._seen_src: set[str] = set()
+        self._cur: list[str] = []
+
+    def flush(self) -> None:
+        if self._cur:
+            text = clean("".join(self._cur))
+            if text:
+                self.blocks.append(text)
+            self._cur = []
+
+    def add_image(self, img: Any, caption: str | None) -> None:
+        src = image_src(img, self.base)
+        if src and src not in self._seen_src:
+            self._seen_src.add(src)
+            self.images.append({"src": src, "caption": caption or None})
+
+    def _captioned(self, el: Any, caption_el: Any | None) -> None:
+        """An image block (figure or image table): its images take the caption; no body text."""
+        caption = clean(caption_el.text_content()) if caption_el is not None else None
+        for img in el.iter("img"):
+            before = len(self.images)
+            if not self.skip(img):
+                self.add_image(img, caption)
+            if len(self.images) > before:
+                caption = None  # a group's caption belongs to its first image
+
+    def walk(self, el: Any, depth: int = 0) -> None:
+        tag = el.tag
+        if not isinstance(tag, str):  # comment or processing instruction
+            if el.tail:
+                self._cur.append(el.tail)
+            return
+        if tag in SKIP_TAGS or self.skip(el):
+            if tag in ("video", "audio"):
+                self.flush()
+            if el.tail:
+                self._cur.append(el.tail)
+            return
+        if tag == "br":
+            self._cur.append(" ")
+        elif tag == "img":
+            self.add_image(img=el, caption=None)
+        elif tag == "figure" or (tag == "table" and el.find(".//img") is not None):
+            caption_el = None
+            if tag == "figure":
+                caption_el = next(iter(el.iter("figcaption")), None)
+            else:
+                caption_el = next((c for c in el.iter("td", "th", "p", "div", "span") if _is_caption_cell(c)), None)
+            if caption_el is not None or tag == "figure" or len(clean(el.text_content())) < 3:
+                self.flush()
+                self._captioned(el, caption_el)
+                self.flush()
+                if el.tail:
+                    self._cur.append(el.tail)
+                return
+        if depth > MAX_DEPTH:  # hostile nesting: keep the text, stop descending
+            self.flush()
+            self._cur.append(el.text_content())
+            self.flush()
+            return
+        block = tag in BLOCK
+        if block:
+            self.flush()
+        if el.text:
+            self._cur.append(el.text)
+        for child in el:
+            self.walk(child, depth + 1)
+        if tag in ("td", "th"):
+            self._cur.append(" ")
+        if block:
+            self.flush()
+        if el.tail:
+            self._cur.append(el.tail)
+
+    def run(self, container: Any) -> Walker:
+        if container.text:
+            self._cur.append(container.text)
+        for child in container:
+            self.walk(child, 1)
+        self.flush()
+        return self

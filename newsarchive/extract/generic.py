@@ -1,0 +1,107 @@
+"""The generic extractor, for pages that are not OneCMS: metadata from JSON-LD and OpenGraph,
+the main text from trafilatura (a well-kept library, scored on the extraction benchmark)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from .. import dates
+from ..text import clean
+from .common import first_text, ld_authors, ld_str, split_authors
+from .page import Page
+
+NAME = "generic"
+VERSION = "1.0.0"
+MIN_BODY = 250  # characters of main text below which a page without article metadata is refused
+_ARTICLE_TYPES = ("NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle", "BlogPosting",
+                  "OpinionNewsArticle", "Report", "TechArticle", "LiveBlogPosting", "ScholarlyArticle")
+
+
+def main_text(page: Page) -> str:
+    """Main text as paragraphs separated by blank lines (trafilatura, comments excluded)."""
+    import trafilatura  # imported lazily: OneCMS pages never need it
+
+    text = trafilatura.extract(page.text, url=page.url, include_comments=False, include_tables=True) or ""
+    blocks = [clean(b) for b in text.split("\n")]
+    return "\n\n".join(b for b in blocks if b)
+
+
+def _date(value: str | None, url: str) -> str | None:
+    """An aware date keeps its own offset; a naive one only on a site whose offset we know (.vn)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        dt = None
+    if dt is not None and dt.tzinfo is not None:
+        return dt.replace(microsecond=0).isoformat()
+    if (urlsplit(url).hostname or "").endswith(".vn"):
+        return dates.parse_known(value, dates.VN)
+    return None
+
+
+def extract_generic(page: Page) -> dict[str, Any] | None:
+    ld = page.ld_of_type(*_ARTICLE_TYPES) or {}
+    meta = page.meta
+    h1 = page.tag("h1")
+    title = first_text(
+        ld_str(ld.get("headline")),
+        meta.get("og:title"),
+        meta.get("twitter:title"),
+        h1[0].text_content() if h1 else None,
+        page.title_tag(),
+    )
+    body = main_text(page)
+    og_type = (meta.get("og:type") or "").lower()
+    if not title or not body or (len(body) < MIN_BODY and not ld and og_type != "article"):
+        return None
+    sapo = first_text(ld_str(ld.get("description")), meta.get("og:description"), meta.get("description"))
+    authors = ld_authors(ld)
+    if not authors:
+        for key in ("author", "article:author", "dc.creator", "parsely-author", "sailthru.author"):
+            value = meta.get(key)
+            if value and not value.startswith("http"):
+                authors = split_authors(value)
+                break
+    site_name = clean(meta.get("og:site_name")).lower()
+    authors = [a for a in authors if a.lower() != site_name]
+    published = _date(ld_str(ld.get("datePublished")), page.url) or _date(
+        meta.get("article:published_time") or meta.get("og:article:published_time") or meta.get("date"), page.url
+    )
+    if published is None:
+        for t in page.tag("time"):
+            published = _date(t.get("datetime"), page.url)
+            if published:
+                break
+    modified = _date(ld_str(ld.get("dateModified")), page.url) or _date(meta.get("article:modified_time"), page.url)
+    if modified == published:
+        modified = None
+    section = first_text(ld_str(ld.get("articleSection")), meta.get("article:section"))
+    tags: list[str] = []
+    keywords = ld.get("keywords")
+    raw_tags = keywords if isinstance(keywords, list) else (keywords or meta.get("keywords") or "").split(",")
+    for t in raw_tags:
+        t = clean(t) if isinstance(t, str) else ""
+        if t and t not in tags:
+            tags.append(t)
+    if sapo and body.startswith(sapo):
+        body = body[len(sapo) :].lstrip()
+    return {
+        "kind": "article",
+        "title": title,
+        "sapo": sapo,
+        "dateline": None,
+        "authors": authors,
+        "published_at": published,
+        "modified_at": modified,
+        "section": section,
+        "breadcrumb": [section] if section else [],
+        "tags": tags,
+        "body_text": body,
+        "images": [],
+        "source": None,
+    }

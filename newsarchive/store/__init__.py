@@ -1,0 +1,331 @@
+"""The archive: one SQLite file, normalised tables, revisions, raw pages. Stores and queries only.
+
+One article is one row (found by canonical URL, by any URL it was reached by, or by its CMS id
+on the same site). Every write of an article is one transaction: it is never partly visible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from ..dates import utc_now
+from ..record import content_hash, ordered
+from ..urls import canonical
+from .migrations import migrate
+
+DEFAULT_DB = Path("data") / "archive.db"
+
+
+def default_db_path() -> Path:
+    env = os.environ.get("NEWSARCHIVE_DB")
+    return Path(env) if env else DEFAULT_DB
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """What was fetched: kept compressed so that any article can be re-extracted later."""
+
+    url: str
+    body: bytes
+    status: int | None = None
+    headers: Mapping[str, Any] | None = None
+    fetched_at: str | None = None
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    id: int
+    status: str  # "new", "revised" or "unchanged"
+    revision_count: int
+
+
+class StorageError(Exception):
+    """The archive cannot be written (disk full, read-only file, not a database)."""
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _headers_json(headers: Mapping[str, Any] | None) -> str | None:
+    if headers is None:
+        return None
+    out: dict[str, str] = {}
+    for k, v in headers.items():
+        key = k.decode("latin-1") if isinstance(k, bytes) else str(k)
+        vals = v if isinstance(v, list | tuple) else [v]
+        out[key] = ", ".join(x.decode("latin-1") if isinstance(x, bytes) else str(x) for x in vals)
+    return _json(out)
+
+
+class Archive:
+    """``Archive(path)`` opens (creating and migrating) the archive database."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> None:
+        self.path = Path(path) if path is not None else default_db_path()
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise StorageError(f"no archive at {self.path}")
+                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+            self.conn.execute("PRAGMA busy_timeout = 60000")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+                migrate(self.conn)
+            else:
+                self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"cannot open archive {self.path}: {exc}") from exc
+        self.db = sqlite_utils.Database(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _find(self, record: Mapping[str, Any], fetched_url: str | None) -> sqlite3.Row | None:
+        c = self.conn
+        urls = [record["url"]] + ([canonical(fetched_url)] if fetched_url else [])
+        for url in urls:
+            row = c.execute(
+                "SELECT id, content_hash, revision_count FROM articles WHERE url = ?", (url,)
+            ).fetchone() or c.execute(
+                "SELECT a.id, a.content_hash, a.revision_count FROM url_aliases u JOIN articles a ON a.id = u.article"
+                " WHERE u.url = ?",
+                (url,),
+            ).fetchone()
+            if row:
+                return row
+        if record.get("article_id") and record.get("extractor") == "onecms":
+            # OneCMS ids are unique per site: an edited slug is the same article
+            return c.execute(
+                "SELECT id, content_hash, revision_count FROM articles WHERE site = ? AND article_id = ?"
+                " AND extractor = 'onecms'",
+                (record["site"], record["article_id"]),
+            ).fetchone()
+        return None
+
+    def _named(self, table: str, name: str) -> int:
+        self.conn.execute(f"INSERT OR IGNORE INTO {table}(name) VALUES (?)", (name,))
+        return self.conn.execute(f"SELECT id FROM {table} WHERE name = ?", (name,)).fetchone()[0]
+
+    def _write_children(self, article: int, record: Mapping[str, Any]) -> None:
+        c = self.conn
+        for table in ("article_authors", "article_tags", "images"):
+            c.execute(f"DELETE FROM {table} WHERE article = ?", (article,))
+        for pos, name in enumerate(record.get("authors") or []):
+            c.execute("INSERT INTO article_authors VALUES (?, ?, ?)", (article, self._named("authors", name), pos))
+        for pos, name in enumerate(record.get("tags") or []):
+            c.execute("INSERT INTO article_tags VALUES (?, ?, ?)", (article, self._named("tags", name), pos))
+        for pos, img in enumerate(record.get("images") or []):
+            c.execute("INSERT INTO images VALUES (?, ?, ?, ?)", (article, pos, img["src"], img.get("caption")))
+
+    def _columns(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        section = record.get("section")
+        return {
+            "site": record["site"],
+            "article_id": record.get("article_id"),
+            "kind": record["kind"],
+            "title": record["title"],
+            "sapo": record.get("sapo"),
+            "dateline": record.get("dateline"),
+            "published_at": record.get("published_at"),
+            "modified_at": record.get("modified_at"),
+            "section_id": self._named("sections", section) if section else None,
+            "breadcrumb": _json(record.get("breadcrumb") or []),
+            "body_text": record.get("body_text") or "",
+            "source": record.get("source"),
+            "language": record.get("language"),
+            "extractor": record["extractor"],
+            "extractor_version": record["extractor_version"],
+            "fetched_at": record["fetched_at"],
+        }
+
+    def _store_page(self, article: int, page: RawPage, fetched_at: str) -> int:
+        sha = hashlib.sha256(page.body).hexdigest()
+        self.conn.execute(
+            "INSERT OR IGNORE INTO pages(article, url, status, headers, body, body_sha256, fetched_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (article, page.url, page.status, _headers_json(page.headers), zlib.compress(page.body, 6), sha,
+             page.fetched_at or fetched_at),
+        )
+        return self.conn.execute(
+            "SELECT id FROM pages WHERE article = ? AND body_sha256 = ?", (article, sha)
+        ).fetchone()[0]
+
+    def save(self, record: Mapping[str, Any], page: RawPage | None = None, reason: str = "edit") -> SaveResult:
+        """Archive one record (and the raw page it came from) in one transaction.
+
+        New content makes a new version (``reason``: "edit", or "reextract" for re-extraction);
+        the same content only moves ``last_checked``. ``first_seen`` never changes."""
+        record = ordered(dict(record))
+        digest = content_hash(record)
+        fetched = record["fetched_at"]
+        c = self.conn
+        try:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._find(record, page.url if page else None)
+                if row is None:
+                    cols = self._columns(record)
+                    cols.update(url=record["url"], first_seen=fetched, last_checked=fetched,
+                                content_hash=digest, revision_count=1)
+                    names = ", ".join(cols)
+                    marks = ", ".join("?" for _ in cols)
+                    sql = f"INSERT INTO articles({names}) VALUES ({marks})"
+                    article = c.execute(sql, list(cols.values())).lastrowid
+                    self._write_children(article, record)
+                    page_id = self._store_page(article, page, fetched) if page else None
+                    c.execute(
+                        "INSERT INTO revisions(article, revision, reason, fetched_at, content_hash, record, page)"
+                        " VALUES (?, 1, 'first', ?, ?, ?, ?)",
+                        (article, fetched, digest, _json(record), page_id),
+                    )
+                    status, count = "new", 1
+                else:
+                    article, old_digest, count = row
+                    if old_digest == digest:
+                        c.execute(
+                            "UPDATE articles SET last_checked = max(last_checked, ?) WHERE id = ?", (fetched, article)
+                        )
+                        status = "unchanged"
+                    else:
+                        count += 1
+                        cols = self._columns(record)
+                        cols.update(last_checked=fetched, content_hash=digest, revision_count=count)
+                        sets = ", ".join(f"{k} = ?" for k in cols)
+                        c.execute(f"UPDATE articles SET {sets} WHERE id = ?", [*cols.values(), article])
+                        self._write_children(article, record)
+                        page_id = self._store_page(article, page, fetched) if page else None
+                        c.execute(
+                            "INSERT INTO revisions(article, revision, reason, fetched_at, content_hash, record, page)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (article, count, reason, fetched, digest, _json(record), page_id),
+                        )
+                        status = "revised"
+                for url in {record["url"], canonical(page.url) if page else record["url"]}:
+                    c.execute("INSERT OR IGNORE INTO url_aliases VALUES (?, ?)", (url, article))
+                c.execute("COMMIT")
+            except BaseException:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"cannot write to archive {self.path}: {exc}") from exc
+        return SaveResult(article, status, count)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def resolve(self, url_or_id: str | int) -> int | None:
+        """The archive's row id for an id, a URL the article is known by, or None."""
+        text = str(url_or_id).strip()
+        if text.isdigit():
+            row = self.conn.execute("SELECT id FROM articles WHERE id = ?", (int(text),)).fetchone()
+            return row[0] if row else None
+        url = canonical(text)
+        row = self.conn.execute("SELECT id FROM articles WHERE url = ?", (url,)).fetchone() or self.conn.execute(
+            "SELECT article FROM url_aliases WHERE url = ?", (url,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def record(self, article: int) -> dict[str, Any] | None:
+        """The current record of an article, exactly as in the record spec."""
+        c = self.conn
+        row = c.execute(
+            "SELECT a.url, a.site, a.article_id, a.kind, a.title, a.sapo, a.dateline, a.published_at,"
+            " a.modified_at, s.name, a.breadcrumb, a.body_text, a.source, a.language, a.extractor,"
+            " a.extractor_version, a.fetched_at FROM articles a LEFT JOIN sections s ON s.id = a.section_id"
+            " WHERE a.id = ?",
+            (article,),
+        ).fetchone()
+        if row is None:
+            return None
+        (url, site, aid, kind, title, sapo, dateline, pub, mod, section, crumbs, body, source, lang, ext, ver,
+         fetched) = row
+        authors = [r[0] for r in c.execute(
+            "SELECT au.name FROM article_authors aa JOIN authors au ON au.id = aa.author"
+            " WHERE aa.article = ? ORDER BY aa.position", (article,))]
+        tags = [r[0] for r in c.execute(
+            "SELECT t.name FROM article_tags at2 JOIN tags t ON t.id = at2.tag WHERE at2.article = ?"
+            " ORDER BY at2.position", (article,))]
+        images = [{"src": r[0], "caption": r[1]} for r in c.execute(
+            "SELECT src, caption FROM images WHERE article = ? ORDER BY position", (article,))]
+        return ordered({
+            "url": url, "site": site, "article_id": aid, "kind": kind, "title": title, "sapo": sapo,
+            "dateline": dateline, "authors": authors, "published_at": pub, "modified_at": mod,
+            "section": section, "breadcrumb": json.loads(crumbs), "tags": tags, "body_text": body,
+            "images": images, "source": source, "language": lang, "extractor": ext,
+            "extractor_version": ver, "fetched_at": fetched,
+        })
+
+    def revisions(self, article: int) -> list[dict[str, Any]]:
+        return [
+            {"revision": rev, "fetched_at": fetched, "reason": reason, "record": json.loads(rec)}
+            for rev, fetched, reason, rec in self.conn.execute(
+                "SELECT revision, fetched_at, reason, record FROM revisions WHERE article = ? ORDER BY revision",
+                (article,),
+            )
+        ]
+
+    def article_ids(
+        self, *, since: str | None = None, until: str | None = None, site: str | None = None
+    ) -> Iterator[int]:
+        """Row ids, oldest publication first, filtered on ``published_at`` and site."""
+        where, params = [], []
+        if since:
+            where.append("julianday(published_at) >= julianday(?)")
+            params.append(since)
+        if until:
+            where.append("julianday(published_at) < julianday(?)")
+            params.append(until)
+        if site:
+            where.append("site = ?")
+            params.append(site)
+        sql = "SELECT id FROM articles" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY published_at IS NULL, published_at, id"
+        for (article,) in self.conn.execute(sql, params).fetchall():
+            yield article
+
+    def records(self, **filters: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+        for article in self.article_ids(**filters):
+            rec = self.record(article)
+            if rec is not None:
+                yield article, rec
+
+    def count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def raw_page(self, article: int) -> RawPage | None:
+        row = self.conn.execute(
+            "SELECT url, status, headers, body, fetched_at FROM pages WHERE article = ?"
+            " ORDER BY fetched_at DESC, id DESC",
+            (article,),
+        ).fetchone()
+        if row is None:
+            return None
+        url, status, headers, body, fetched = row
+        return RawPage(url, zlib.decompress(body), status, json.loads(headers) if headers else None, fetched)
+
+
+__all__ = ["Archive", "RawPage", "SaveResult", "StorageError", "default_db_path", "utc_now"]

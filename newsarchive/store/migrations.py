@@ -1,0 +1,172 @@
+"""Named, transactional schema migrations. Each runs once, in order, recorded in ``_migrations``.
+
+Never edit a migration that has shipped: add a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = tuple[str, Callable[[sqlite3.Connection], None]]
+
+
+def _script(conn: sqlite3.Connection, sql: str) -> None:
+    """Run statements one by one: ``executescript`` would COMMIT the migration's transaction."""
+    buf = ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            conn.execute(buf)
+            buf = ""
+    if buf.strip():
+        conn.execute(buf)
+
+
+def _m001_initial(conn: sqlite3.Connection) -> None:
+    _script(conn,
+        """
+        CREATE TABLE sections (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE
+        );
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,            -- canonical URL, tracking parameters removed
+            site TEXT NOT NULL,
+            article_id TEXT,                     -- the CMS's own id
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            sapo TEXT,
+            dateline TEXT,
+            published_at TEXT,                   -- ISO 8601 in the site's offset
+            modified_at TEXT,
+            section_id INTEGER REFERENCES sections(id),
+            breadcrumb TEXT NOT NULL DEFAULT '[]',   -- JSON list
+            body_text TEXT NOT NULL,
+            source TEXT,
+            language TEXT,
+            extractor TEXT NOT NULL,
+            extractor_version TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,            -- UTC: fetch that produced the current version
+            first_seen TEXT NOT NULL,            -- UTC: never changes
+            last_checked TEXT NOT NULL,          -- UTC: last time the page was fetched and compared
+            content_hash TEXT NOT NULL,
+            revision_count INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX articles_site_published ON articles(site, published_at);
+        CREATE INDEX articles_published ON articles(published_at);
+        CREATE INDEX articles_article_id ON articles(site, article_id);
+        CREATE TABLE authors (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE
+        );
+        CREATE TABLE article_authors (
+            article INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            author INTEGER NOT NULL REFERENCES authors(id),
+            position INTEGER NOT NULL,           -- byline order
+            PRIMARY KEY (article, position)
+        );
+        CREATE INDEX article_authors_author ON article_authors(author);
+        CREATE TABLE tags (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE
+        );
+        CREATE TABLE article_tags (
+            article INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            tag INTEGER NOT NULL REFERENCES tags(id),
+            position INTEGER NOT NULL,
+            PRIMARY KEY (article, position)
+        );
+        CREATE INDEX article_tags_tag ON article_tags(tag);
+        CREATE TABLE images (
+            article INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            src TEXT NOT NULL,
+            caption TEXT,
+            PRIMARY KEY (article, position)
+        );
+        CREATE TABLE url_aliases (
+            url TEXT PRIMARY KEY,                -- any URL the article was reached by (canonical form)
+            article INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE
+        );
+        CREATE TABLE revisions (
+            id INTEGER PRIMARY KEY,
+            article INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            revision INTEGER NOT NULL,           -- 1 = first version
+            reason TEXT NOT NULL CHECK (reason IN ('first', 'edit', 'reextract')),
+            fetched_at TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            record TEXT NOT NULL,                -- the full record JSON of this version
+            page INTEGER REFERENCES pages(id),
+            UNIQUE (article, revision)
+        );
+        CREATE TABLE pages (
+            id INTEGER PRIMARY KEY,
+            article INTEGER REFERENCES articles(id) ON DELETE CASCADE,
+            url TEXT NOT NULL,                   -- the URL fetched (or the file read)
+            status INTEGER,                      -- NULL for a local file
+            headers TEXT,                        -- JSON object, NULL for a local file
+            body BLOB NOT NULL,                  -- zlib-compressed raw bytes as fetched
+            body_sha256 TEXT NOT NULL,
+            fetched_at TEXT NOT NULL
+        );
+        CREATE INDEX pages_article ON pages(article, fetched_at);
+        CREATE UNIQUE INDEX pages_article_sha ON pages(article, body_sha256);
+        """
+    )
+
+
+def _m002_views(conn: sqlite3.Connection) -> None:
+    _script(conn,
+        """
+        CREATE VIEW article_view AS
+        SELECT a.id, a.url, a.site, a.article_id, a.kind, a.title, a.sapo, a.dateline,
+               a.published_at, a.modified_at, s.name AS section,
+               (SELECT group_concat(name, '; ') FROM (SELECT au.name FROM article_authors aa
+                    JOIN authors au ON au.id = aa.author WHERE aa.article = a.id ORDER BY aa.position)) AS authors,
+               (SELECT group_concat(name, '; ') FROM (SELECT t.name FROM article_tags at2
+                    JOIN tags t ON t.id = at2.tag WHERE at2.article = a.id ORDER BY at2.position)) AS tags,
+               (SELECT count(*) FROM images i WHERE i.article = a.id) AS image_count,
+               a.body_text, a.revision_count, a.first_seen, a.last_checked
+        FROM articles a LEFT JOIN sections s ON s.id = a.section_id;
+        CREATE VIEW author_articles AS
+        SELECT au.name AS author, aa.position, a.id, a.title, a.url, a.site, a.published_at
+        FROM article_authors aa JOIN authors au ON au.id = aa.author JOIN articles a ON a.id = aa.article;
+        CREATE VIEW tag_articles AS
+        SELECT t.name AS tag, a.id, a.title, a.url, a.site, a.published_at
+        FROM article_tags at2 JOIN tags t ON t.id = at2.tag JOIN articles a ON a.id = at2.article;
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    ("001_initial", _m001_initial),
+    ("002_views", _m002_views),
+]
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations, each in its own transaction. Returns the names applied."""
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # re-check inside the write lock: another process may have just applied it
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                conn.execute("COMMIT")
+                continue
+            fn(conn)
+            conn.execute(
+                "INSERT INTO _migrations VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))", (name,)
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied

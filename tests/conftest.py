@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def shared_path(*parts: str) -> Path:
+    """A file of ../shared, or a clear skip when the reference material is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"../shared is absent here ({path} not found): reference-material test skipped")
+    return path
+
+
+Route = tuple[int, dict[str, str], bytes] | Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
+
+
+class LoopbackSite:
+    """A web server on 127.0.0.1 serving a dict of routes; records every request path."""
+
+    def __init__(self, routes: dict[str, Route]) -> None:
+        self.routes = routes
+        self.requests: list[str] = []
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                site.requests.append(self.path)
+                route = site.routes.get(self.path) or site.routes.get(self.path.split("?")[0])
+                if route is None:
+                    status, headers, body = 404, {"Content-Type": "text/html"}, b"<html><body>Not found</body></html>"
+                else:
+                    status, headers, body = route(self) if callable(route) else route
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def site() -> Iterator[Callable[[dict[str, Route]], LoopbackSite]]:
+    started: list[LoopbackSite] = []
+
+    def start(routes: dict[str, Route]) -> LoopbackSite:
+        s = LoopbackSite(routes)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.close()
+
+
+def html_route(body: bytes | str, ctype: str = "text/html; charset=utf-8", status: int = 200) -> Route:
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    return (status, {"Content-Type": ctype}, data)
+
+
+ROBOTS_OK = (200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /print/\n")
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The installed command, as a user runs it (a subprocess: Scrapy's reactor cannot restart)."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("NEWSARCHIVE_DB", None) if env is None or "NEWSARCHIVE_DB" not in env else None
+    return subprocess.run(
+        [sys.executable, "-m", "newsarchive.cli", *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+
+
+def load_golden(name: str) -> dict[str, Any]:
+    return json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
