@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,11 +94,16 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """The installed command, as a user runs it (a subprocess: Scrapy's reactor cannot restart)."""
     full_env = {**os.environ, **(env or {})}
-    full_env.pop("NEWSARCHIVE_DB", None) if env is None or "NEWSARCHIVE_DB" not in env else None
-    return subprocess.run(
-        [sys.executable, "-m", "newsarchive.cli", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-    )
+    if env is None or "NEWSARCHIVE_DB" not in env:
+        full_env.pop("NEWSARCHIVE_DB", None)
+    # Never the checkout as working directory: "python -m" would import the source tree instead of
+    # the installed distribution (which is what users run, spiders included).
+    with tempfile.TemporaryDirectory() as neutral:
+        return subprocess.run(
+            [sys.executable, "-m", "newsarchive.cli", *args],
+            cwd=cwd or neutral, env=full_env, capture_output=True, text=True, timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 def load_golden(name: str) -> dict[str, Any]:
