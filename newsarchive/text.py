@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from typing import Any
 
 _WS = re.compile(r"\s+")
 # C0/C1 controls (terminal escapes start with ESC), bidi overrides/isolates and
@@ -19,13 +20,18 @@ def nfc(text: str) -> str:
 
 
 def clean(text: str | None) -> str:
-    """One line of text: entities decoded, unsafe characters dropped, whitespace collapsed, NFC."""
+    """One line of text: entities decoded, unsafe characters dropped, whitespace collapsed.
+
+    Not NFC by itself: the extractor normalises the page before parsing and the finished record
+    once more (``nfc_record``), which costs far less than a check on every fragment."""
     if not text:
         return ""
     if "&" in text:
         text = html.unescape(text)
-    text = _UNSAFE.sub("", text)
-    return nfc(_WS.sub(" ", text).strip())
+    text = " ".join(text.split())  # str.split() knows every Unicode space, in C
+    if not text.isprintable():  # rare: controls, bidi overrides, zero-width characters
+        text = " ".join(_UNSAFE.sub("", text).split())
+    return text
 
 
 def clean_or_none(text: str | None) -> str | None:
@@ -35,3 +41,14 @@ def clean_or_none(text: str | None) -> str | None:
 def collapse(text: str) -> str:
     """Every whitespace run to one space (for content hashing and comparisons)."""
     return _WS.sub(" ", text).strip()
+
+
+def nfc_deep(value: Any) -> Any:
+    """NFC for every string inside lists and dicts (a finished record)."""
+    if isinstance(value, str):
+        return nfc(value)
+    if isinstance(value, list):
+        return [nfc_deep(v) for v in value]
+    if isinstance(value, dict):
+        return {k: nfc_deep(v) for k, v in value.items()}
+    return value

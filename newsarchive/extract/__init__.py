@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import dates
 from ..record import ordered
+from ..text import nfc_deep
 from ..urls import absolute, article_id, canonical, site_of
 from . import generic, onecms
 from .page import Page
@@ -66,7 +67,7 @@ def _extract(
     fields["extractor"] = name
     fields["extractor_version"] = version
     fields["fetched_at"] = dates.utc_iso(fetched_at) if fetched_at else dates.utc_now()
-    return ordered(fields)
+    return nfc_deep(ordered(fields))
 
 
 __all__ = ["NotAnArticle", "extract", "Page"]

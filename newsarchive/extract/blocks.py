@@ -13,6 +13,7 @@ from typing import Any
 
 from ..text import clean
 from ..urls import absolute
+from .page import text_of
 
 BLOCK = frozenset(
     "p div h1 h2 h3 h4 h5 h6 li ul ol dl dt dd blockquote pre tr table tbody thead tfoot section "
@@ -73,7 +74,7 @@ class Walker:
 
     def _captioned(self, el: Any, caption_el: Any | None) -> None:
         """An image block (figure or image table): its images take the caption; no body text."""
-        caption = clean(caption_el.text_content()) if caption_el is not None else None
+        caption = text_of(caption_el) if caption_el is not None else None
         for img in el.iter("img"):
             before = len(self.images)
             if not self.skip(img):
@@ -103,7 +104,7 @@ class Walker:
                 caption_el = next(iter(el.iter("figcaption")), None)
             else:
                 caption_el = next((c for c in el.iter("td", "th", "p", "div", "span") if _is_caption_cell(c)), None)
-            if caption_el is not None or tag == "figure" or len(clean(el.text_content())) < 3:
+            if caption_el is not None or tag == "figure" or len(text_of(el)) < 3:
                 self.flush()
                 self._captioned(el, caption_el)
                 self.flush()
@@ -112,7 +113,7 @@ class Walker:
                 return
         if depth > MAX_DEPTH:  # hostile nesting: keep the text, stop descending
             self.flush()
-            self._cur.append(el.text_content())
+            self._cur.append("".join(el.itertext()))
             self.flush()
             return
         block = tag in BLOCK

@@ -16,7 +16,7 @@ from ..text import clean, clean_or_none
 from ..urls import absolute
 from .blocks import Walker, image_src
 from .common import first_text, ld_authors, ld_str, split_authors, split_dateline
-from .page import Page, has_class, inside
+from .page import Page, has_class, inside, text_of
 
 NAME = "onecms"
 # Bump whenever the output for some page changes (re-extraction keys on it).
@@ -46,7 +46,7 @@ _GTAG_DATE = re.compile(r"articlePublishDate['\"]?\s*:\s*['\"]([^'\"]+)")
 def is_onecms(page: Page) -> bool:
     """``1cdn.vn`` assets and (``WebControl`` or an ``onecms__`` class): true of every page seen."""
     text = page.text
-    return "1cdn.vn" in text and ("WebControl" in text or any(k.startswith("onecms") for k in page.by_class))
+    return "1cdn.vn" in text and ("WebControl" in text or any(k.startswith("onecms") for k in page.by_class.tokens()))
 
 
 def _webcontrol(page: Page) -> dict[str, str]:
@@ -81,7 +81,7 @@ def _breadcrumb(page: Page) -> list[str]:
     items = page.by_class.get("breadcrumb-item") or [
         li for ol in page.by_class.get("breadcrumb", []) for li in ol.iter("li")
     ]
-    names = [clean(li.text_content()) for li in items]
+    names = [text_of(li) for li in items]
     names = [n for n in names if n and n.lower() not in _HOME]
     if names:
         return names
@@ -106,7 +106,7 @@ def _breadcrumb(page: Page) -> list[str]:
 def _kind(page: Page, entry: Any | None, breadcrumb_urls: list[str]) -> str:
     if page.first("c-video-detail") is not None:
         return "video"
-    if any("podcast_detail" in k for k in page.by_class) or page.first("c-podcast-player") is not None:
+    if any("podcast_detail" in k for k in page.by_class.tokens()) or page.first("c-podcast-player") is not None:
         return "podcast"
     if entry is not None and has_class(entry, "longform") or page.first("longform") is not None:
         return "longform"
@@ -127,7 +127,7 @@ def extract_onecms(page: Page) -> dict[str, Any] | None:
     wc = _webcontrol(page)
     ld = page.ld_of_type("NewsArticle", "Article", "ReportageNewsArticle", "BlogPosting") or {}
     video = page.first("c-video-detail")
-    podcast = next((v[0] for k, v in page.by_class.items() if "podcast_detail" in k), None)
+    podcast = next((page.first(k) for k in page.by_class.tokens() if "podcast_detail" in k), None)
     used: set[Any] = set()
 
     def pick(*classes: str, scope: Any | None = None) -> Any | None:
@@ -135,7 +135,7 @@ def extract_onecms(page: Page) -> dict[str, Any] | None:
             for el in page.by_class.get(cls, []):
                 if scope is not None and scope not in el.iterancestors():
                     continue
-                if clean(el.text_content()):
+                if text_of(el):
                     return el
         return None
 
@@ -150,7 +150,7 @@ def extract_onecms(page: Page) -> dict[str, Any] | None:
     if title_el is not None:
         used.add(title_el)
     title = first_text(
-        clean(title_el.text_content()) if title_el is not None else None,
+        text_of(title_el) if title_el is not None else None,
         ld_str(ld.get("headline")),
         page.meta.get("og:title"),
         page.title_tag(),
@@ -164,7 +164,7 @@ def extract_onecms(page: Page) -> dict[str, Any] | None:
     sapo_el = pick("sc-longform-header-sapo", "c-detail-head__desc", "fixh22", "c-video-detail__desc")
     if sapo_el is None:
         sapo_el = next(
-            (el for el in page.by_class.get("desc", []) if el.tag in ("h2", "p") and clean(el.text_content())),
+            (el for el in page.by_class.get("desc", []) if el.tag in ("h2", "p") and text_of(el)),
             None,
         )
     if sapo_el is None and podcast is not None:
@@ -172,7 +172,7 @@ def extract_onecms(page: Page) -> dict[str, Any] | None:
     if sapo_el is not None:
         used.add(sapo_el)
     raw_sapo = first_text(
-        clean(sapo_el.text_content()) if sapo_el is not None else None,
+        text_of(sapo_el) if sapo_el is not None else None,
         ld_str(ld.get("description")),
         page.meta.get("description"),
         page.meta.get("og:description"),
@@ -183,10 +183,10 @@ def extract_onecms(page: Page) -> dict[str, Any] | None:
     author_el = pick("sc-longform-header-author", "c-detail-head__author")
     if author_el is None and podcast is not None:
         author_el = pick("b-grid__author", scope=podcast)
-    byline = clean(author_el.text_content()) if author_el is not None else ""
+    byline = text_of(author_el) if author_el is not None else ""
     video_time = pick("c-video-detail__time")
     if not byline and video_time is not None:
-        parts = [p.strip() for p in re.split(r"\s+[-–|]\s+", clean(video_time.text_content()))]
+        parts = [p.strip() for p in re.split(r"\s+[-–|]\s+", text_of(video_time))]
         names = []
         for p in parts:
             if re.search(r"\d{1,2}[/-]\d{1,2}[/-]\d{4}|\d{1,2}:\d{2}", p):
@@ -195,7 +195,7 @@ def extract_onecms(page: Page) -> dict[str, Any] | None:
         byline = " - ".join(names)
     trailing = pick("vtranslate-author-translate")
     if not byline and trailing is not None:
-        byline = clean(trailing.text_content())
+        byline = text_of(trailing)
     authors = split_authors(byline) if byline else []
     if not authors:
         publisher = ld.get("publisher")
@@ -215,11 +215,11 @@ def extract_onecms(page: Page) -> dict[str, Any] | None:
     podcast_time = pick("b-grid__time", scope=podcast) if podcast is not None else None
     published = (
         dates.parse_iso(ld_str(ld.get("datePublished")) or "")
-        or (dates.parse_any(clean(date_el.text_content())) if date_el is not None else None)
+        or (dates.parse_any(text_of(date_el)) if date_el is not None else None)
         or dates.parse_us(page.meta.get("article:published_time") or "")
         or dates.parse_iso(page.meta.get("article:published_time") or "")
         or _video_time(video_time)
-        or (dates.parse_any(clean(podcast_time.text_content())) if podcast_time is not None else None)
+        or (dates.parse_any(text_of(podcast_time)) if podcast_time is not None else None)
         or dates.parse_iso(wc.get("item_published_time") or wc.get("PublishedTime") or "", fake_z=True)
         or _gtag_date(page)
     )
@@ -236,8 +236,8 @@ def extract_onecms(page: Page) -> dict[str, Any] | None:
         breadcrumb[-1] if breadcrumb else None,
         page.meta.get("article:section"),
         ld_str(ld.get("articleSection")),
-        clean(pick("sc-longform-header-cate").text_content()) if pick("sc-longform-header-cate") is not None else None,
-        clean(pick("c-video-detail__cat").text_content()) if pick("c-video-detail__cat") is not None else None,
+        text_of(pick("sc-longform-header-cate")) if pick("sc-longform-header-cate") is not None else None,
+        text_of(pick("c-video-detail__cat")) if pick("c-video-detail__cat") is not None else None,
         wc.get("channel_name"),
     )
     if not breadcrumb and section:
@@ -247,7 +247,7 @@ def extract_onecms(page: Page) -> dict[str, Any] | None:
     tags: list[str] = []
     for box in page.by_class.get("c-widget-tags", []) or page.by_class.get("c-tags", []):
         for a in box.iter("a"):
-            t = clean(a.text_content()) or clean(a.get("title"))
+            t = text_of(a) or clean(a.get("title"))
             if t and t not in tags:
                 tags.append(t)
     if not tags:
@@ -300,7 +300,7 @@ def extract_onecms(page: Page) -> dict[str, Any] | None:
         text = clean(" ".join(t for t in box.itertext() if t))
         copy = next((el for el in box.iter() if el.get("id") == "url-copy"), None)
         if copy is not None:
-            text = text.replace(clean(copy.text_content()), "").strip()
+            text = text.replace(text_of(copy), "").strip()
         m = re.search(r"Nguồn\s*:?\s*(.+)", text)
         if m:
             source = clean_or_none(m.group(1).strip(" :-"))
@@ -327,7 +327,7 @@ def extract_onecms(page: Page) -> dict[str, Any] | None:
 def _video_time(el: Any | None) -> str | None:
     if el is None:
         return None
-    text = clean(el.text_content())
+    text = text_of(el)
     m = re.search(r"(\d{1,2}/\d{1,2}/\d{4})\s*(?:[-–|,]\s*)?(\d{1,2}:\d{2})", text)
     return dates.parse_visible(f"{m.group(1)} {m.group(2)}") if m else None
 

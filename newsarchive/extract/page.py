@@ -10,7 +10,6 @@ from functools import cached_property
 from typing import Any
 
 import lxml.etree
-import lxml.html
 
 from ..text import clean, nfc
 
@@ -18,9 +17,11 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([a-zA-Z0-9_.:-]+)", re.I)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-# One parser for every page: UTF-8 bytes in (we decode first), no network, huge trees allowed
-# (the depth limit of libxml2 still applies, which is what keeps hostile nesting cheap).
-_PARSER = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, no_network=True)
+# One parser for every page: UTF-8 bytes in (we decode first), no network; libxml2's depth limit
+# stays on, which keeps hostile nesting cheap. Plain lxml.etree elements: lxml.html's per-element
+# class lookup is a Python call for every node, and costs more than the parse itself.
+_PARSER = lxml.etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True)
+_INDEXED_TAGS = frozenset({"meta", "script", "link", "title", "h1", "body", "time"})
 
 
 def header(headers: Mapping[str, Any] | None, name: str) -> str | None:
@@ -50,16 +51,29 @@ def _known(charset: str | None) -> str | None:
 
 
 def decode(data: bytes, headers: Mapping[str, Any] | None = None) -> str:
+    return _decode(data, headers)[0]
+
+
+def _decode(data: bytes, headers: Mapping[str, Any] | None = None) -> tuple[str, bool]:
     """Bytes to NFC text: BOM, then valid UTF-8 (whatever was declared: mis-declared UTF-8 is far
     more common than a legacy page that happens to be valid UTF-8), then the HTTP charset, then the
     meta charset, then windows-1258 (the Vietnamese legacy code page)."""
     for bom, enc in _BOMS:
         if data.startswith(bom):
-            return nfc(data.decode(enc, errors="replace"))
+            return nfc(data.decode(enc, errors="replace")), False
     try:
-        return nfc(data.decode("utf-8"))
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    else:
+        # UTF-8 lead bytes 0xCC/0xCD encode the combining diacritics (U+0300-U+037F) that NFD
+        # Vietnamese is made of: without them the page needs no normalising for extraction (a
+        # memchr, where a full NFC check costs as much as a fifth of the parse). The finished
+        # record is normalised again anyway.
+        if b"\xcc" not in data and b"\xcd" not in data:
+            return text, True
+        normal = nfc(text)
+        return normal, normal is text  # True: the bytes can go to the parser as they are
     declared = None
     ctype = header(headers, "content-type")
     if ctype:
@@ -71,18 +85,25 @@ def decode(data: bytes, headers: Mapping[str, Any] | None = None) -> str:
     if declared in (None, "utf-8", "ascii"):
         declared = "cp1258"
     # windows-1258 writes tones as combining marks: NFC composes them.
-    return nfc(data.decode(declared, errors="replace"))
+    return nfc(data.decode(declared, errors="replace")), False
 
 
-def parse(text: str) -> lxml.html.HtmlElement | None:
+def parse(text: str, utf8: bytes | None = None) -> Any | None:
+    """The lxml tree of a decoded page; ``utf8`` is the same text already encoded, when at hand."""
     text = _XML_DECL.sub("", text, count=1)
     if not text.strip():
         return None
+    data = utf8 if utf8 is not None else text.encode("utf-8", "surrogatepass")
     try:
-        root = lxml.html.document_fromstring(text.encode("utf-8", "surrogatepass"), parser=_PARSER)
-    except (lxml.etree.ParserError, ValueError, UnicodeError):
+        root = lxml.etree.fromstring(data, _PARSER)
+    except (lxml.etree.XMLSyntaxError, ValueError, UnicodeError):
         return None
     return root
+
+
+def text_of(el: Any) -> str:
+    """The cleaned text of an element and its descendants."""
+    return clean("".join(el.itertext()))
 
 
 def _walk_ld(obj: Any, out: list[dict[str, Any]]) -> None:
@@ -95,30 +116,60 @@ def _walk_ld(obj: Any, out: list[dict[str, Any]]) -> None:
             _walk_ld(obj["@graph"], out)
 
 
+_CLASS_ATTRS = lxml.etree.XPath("//@class")
+
+
+class ClassIndex:
+    """Elements by class token, in document order. Built from one XPath over the class attributes
+    (cheap: no element object is made until a token is asked for)."""
+
+    def __init__(self, root: Any) -> None:
+        self._attrs = _CLASS_ATTRS(root)  # smart strings: each knows its element (getparent)
+        groups: dict[str, list[int]] = {}
+        for i, attr in enumerate(self._attrs):
+            if attr in groups:
+                groups[attr].append(i)
+            else:
+                groups[attr] = [i]
+        self._groups = groups
+        self._tokens: dict[str, list[str]] = {}
+        for key in groups:
+            for token in key.split():
+                self._tokens.setdefault(token, []).append(key)
+        self._cache: dict[str, list[Any]] = {}
+
+    def get(self, token: str, default: Any = None) -> list[Any] | Any:
+        found = self._cache.get(token)
+        if found is None:
+            keys = self._tokens.get(token)
+            if not keys:
+                return default
+            order = self._groups[keys[0]] if len(keys) == 1 else sorted(i for k in keys for i in self._groups[k])
+            found = self._cache[token] = [self._attrs[i].getparent() for i in order]
+        return found
+
+    def tokens(self) -> list[str]:
+        return list(self._tokens)
+
+
 class Page:
-    """A fetched page, parsed once, indexed in one walk: elements by class and by tag, meta tags,
+    """A fetched page, parsed once and indexed: elements by class token and by tag, meta tags,
     JSON-LD objects, inline scripts. Every field reads this bundle through its chain of sources."""
 
-    def __init__(self, text: str, url: str, root: lxml.html.HtmlElement) -> None:
+    def __init__(self, text: str, url: str, root: Any) -> None:
         self.text = text
         self.url = url
         self.root = root
-        self.by_class: dict[str, list[Any]] = {}
+        self.by_class = ClassIndex(root)
         self.by_tag: dict[str, list[Any]] = {}
         self.meta: dict[str, str] = {}
         self.canonical: str | None = None
         self._ld_raw: list[str] = []
         scripts: list[str] = []
-        by_class, by_tag, meta = self.by_class, self.by_tag, self.meta
-        for el in root.iter():
+        by_tag, meta = self.by_tag, self.meta
+        for el in root.iter(*_INDEXED_TAGS):
             tag = el.tag
-            if not isinstance(tag, str):
-                continue
             by_tag.setdefault(tag, []).append(el)
-            cls = el.get("class")
-            if cls:
-                for token in cls.split():
-                    by_class.setdefault(token, []).append(el)
             if tag == "meta":
                 key = el.get("name") or el.get("property") or el.get("itemprop")
                 content = el.get("content")
@@ -138,8 +189,15 @@ class Page:
 
     @classmethod
     def from_html(cls, html: bytes | str, url: str, headers: Mapping[str, Any] | None = None) -> Page | None:
-        text = decode(bytes(html), headers) if isinstance(html, bytes | bytearray) else nfc(str(html))
-        root = parse(text)
+        utf8 = None
+        if isinstance(html, bytes | bytearray):
+            data = bytes(html)
+            text, as_is = _decode(data, headers)
+            if as_is:
+                utf8 = data  # valid UTF-8, already NFC: what the parser wants, no re-encoding
+        else:
+            text = nfc(str(html))
+        root = parse(text, utf8)
         return None if root is None else cls(text, url, root)
 
     def first(self, cls: str) -> Any | None:
@@ -178,7 +236,7 @@ class Page:
 
     def title_tag(self) -> str:
         found = self.tag("title")
-        return clean(found[0].text_content()) if found else ""
+        return text_of(found[0]) if found else ""
 
 
 def has_class(el: Any, cls: str) -> bool:

@@ -1,0 +1,115 @@
+"""Extraction speed: the OneCMS extractor against a bare lxml parse and trafilatura (fast=True) on the
+same pages, in the same run; date parsing of the known shapes against dateparser.
+
+    python bench/bench_extract.py [--seconds 3]
+
+Prints absolute figures and the ratios the targets are stated in (one core: single process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import lxml.html
+
+from newsarchive import dates, extract
+from newsarchive.demo.templates import VARIANTS, DemoArticle, render
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL = ROOT.parent / "shared" / "real-pages"
+VN = timezone(timedelta(hours=7))
+
+
+def synthetic_pages() -> list[tuple[str, bytes]]:
+    """One page per variant, padded to about 100 KB like the real pages (long body, page furniture)."""
+    pages = []
+    para = ("Sở Xây dựng Hà Nội cho biết tuyến xe buýt điện số 86 sẽ tăng tần suất phục vụ hành khách "
+            "trong dịp cuối năm, đồng thời bổ sung nhiều điểm dừng mới gần các khu dân cư đông đúc. ")
+    for i, variant in enumerate(VARIANTS):
+        a = DemoArticle(
+            base="https://baodemo.vn/", id=1000 + i, slug=f"bai-{variant}", title=f"Bài {variant} về xe buýt điện",
+            sapo="Từ ngày 1/12, tuyến xe buýt điện số 86 chạy thêm 20 chuyến mỗi ngày.", dateline="(HNM)",
+            byline="Tin: Thu Phương - Ảnh: Đức Anh", published=datetime(2026, 9, 16, 5, 25, 1, tzinfo=VN),
+            section=(("Đô thị", "/do-thi"), ("Giao thông", "/do-thi/giao-thong")),
+            paragraphs=[para * 2] * 20, tags=["xe buýt", "Hà Nội"],
+            images=[(f"https://b.1cdn.vn/2026/09/16/{j}.jpg", f"Ảnh {j}") for j in range(5)], variant=variant,
+            source="suckhoedoisong.vn",
+        )
+        html = render(a)
+        # page furniture as real pages carry it (~100 KB, ~900 elements): CSS, a menu, listings
+        menu = "".join(f'<li class="c-menu__item"><a href="/muc-{j}" title="Mục {j}">Mục {j}</a></li>' for j in range(150))
+        listing = "".join(
+            f'<li pid="{j}"><div class="b-grid"><div class="b-grid__img"><a href="/bai-{j}-{j}.html"><img class="lazy" '
+            f'src="/grey.gif" data-src="https://b.1cdn.vn/thumbs/540x360/{j}.jpg"></a></div><div class="b-grid__content">'
+            f'<h3 class="b-grid__title"><a href="/bai-{j}-{j}.html">Tiêu đề bài liên quan số {j} trong mục</a></h3>'
+            f'<span class="b-grid__time">14/09/2026 11:20</span></div></div></li>' for j in range(90))
+        html = html.replace("</head>", "<style>" + ".c-x{color:#333;margin:0 auto}\n" * 1000 + "</style></head>")
+        html = html.replace('<div class="l-sidebar">', f'<ul class="c-menu">{menu}</ul><div class="l-sidebar"><ul class="onecms__loading">{listing}</ul>')
+        pages.append((a.url, html.encode("utf-8")))
+    return pages
+
+
+def rate(fn: Callable[[], object], seconds: float) -> float:
+    """Calls per second of ``fn`` over about ``seconds``."""
+    fn()  # warm up
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    pages = synthetic_pages()
+    if REAL.exists():
+        pages += [(f"https://{p.name.split('__')[0]}/x-1.html", p.read_bytes()) for p in sorted(REAL.glob("*.html"))]
+    else:
+        print("(../shared/real-pages absent: synthetic pages only)", file=sys.stderr)
+    size = sum(len(b) for _, b in pages) / len(pages)
+    print(f"{len(pages)} pages, {size / 1024:.0f} KB on average")
+
+    def over_pages(f: Callable[[str, bytes], object]) -> Callable[[], None]:
+        def run() -> None:
+            for url, body in pages:
+                f(url, body)
+        return run
+
+    import trafilatura
+
+    ours = rate(over_pages(lambda u, b: extract(b, u)), args.seconds) * len(pages)
+    parse = rate(over_pages(lambda u, b: lxml.html.document_fromstring(b)), args.seconds) * len(pages)
+    traf = rate(over_pages(lambda u, b: trafilatura.extract(b, url=u, fast=True)), args.seconds) * len(pages)
+    print(f"newsarchive extract : {ours:8.1f} pages/s   (target >= 400)")
+    print(f"bare lxml parse     : {parse:8.1f} pages/s")
+    print(f"trafilatura fast    : {traf:8.1f} pages/s")
+    print(f"ratio extract / trafilatura       : {ours / traf:6.2f}x faster   (target >= 5)")
+    print(f"ratio extract time / parse time   : {parse / ours:6.2f}x          (target <= 2.5)")
+
+    shapes = ["11/09/2021 15:29", "23/01/2024 - 17:55", "17:22 17/08/2025", "15-01-2024 13:04",
+              "9/11/2021 3:29:47 PM", "2021-09-11T15:29:47+07:00", "Thu, 24 Sep 2026 08:30:01 +0700"]
+    import dateparser
+
+    def known() -> None:
+        for s in shapes:
+            dates.parse_known(s)
+
+    def dp() -> None:
+        for s in shapes:
+            dateparser.parse(s, languages=["vi", "en"], settings={"DATE_ORDER": "DMY"})
+
+    k, d = rate(known, args.seconds) * len(shapes), rate(dp, args.seconds) * len(shapes)
+    print(f"dates, known shapes : {k:10.0f} /s;  dateparser {d:8.0f} /s;  ratio {k / d:6.0f}x   (target >= 100)")
+
+
+if __name__ == "__main__":
+    main()
