@@ -8,6 +8,8 @@ import unicodedata
 from typing import Any
 
 _WS = re.compile(r"\s+")
+_ENTITY = re.compile(r"&(?:#\d{2,7}|#x[0-9a-fA-F]{2,6}|[a-zA-Z]{2,8});")
+_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
 # C0/C1 controls (terminal escapes start with ESC), bidi overrides/isolates and
 # zero-width characters never belong in an archived text field.
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -28,6 +30,10 @@ def clean(text: str | None) -> str:
         return ""
     if "&" in text:
         text = html.unescape(text)
+        if _ENTITY.search(text):  # double-escaped by the CMS ("&amp;#224;")
+            text = html.unescape(text)
+    if "<" in text:  # markup inside metadata strings (titles with icon <i> tags)
+        text = _TAG.sub(" ", text)
     text = " ".join(text.split())  # str.split() knows every Unicode space, in C
     if not text.isprintable():  # rare: controls, bidi overrides, zero-width characters
         text = " ".join(_UNSAFE.sub("", text).split())

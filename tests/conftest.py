@@ -35,11 +35,13 @@ class LoopbackSite:
     def __init__(self, routes: dict[str, Route]) -> None:
         self.routes = routes
         self.requests: list[str] = []
+        self.user_agents: list[str] = []
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 site.requests.append(self.path)
+                site.user_agents.append(self.headers.get("User-Agent", ""))
                 route = site.routes.get(self.path) or site.routes.get(self.path.split("?")[0])
                 if route is None:
                     status, headers, body = 404, {"Content-Type": "text/html"}, b"<html><body>Not found</body></html>"
@@ -48,9 +50,13 @@ class LoopbackSite:
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
+                if "Content-Length" not in headers:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -72,6 +72,16 @@ def test_scrape_failures_are_one_line_and_store_nothing(site, tmp_path: Path) ->
     assert not db.exists() or sqlite3.connect(db).execute("SELECT count(*) FROM articles").fetchone()[0] == 0
 
 
+def test_identifying_user_agent_and_size_limit(site, tmp_path: Path) -> None:
+    huge = (200, {"Content-Type": "text/html", "Content-Length": str(2 * 1024**3)}, b"<html>")
+    s = site({"/robots.txt": ROBOTS_OK, "/a-384142.html": html_route(SEED), "/huge-1.html": huge})
+    assert run_cli("scrape", s.url("/a-384142.html"), "--no-store").returncode == 0
+    assert s.user_agents and all(ua.startswith("newsarchive/") and "+http" in ua for ua in s.user_agents)
+    out = run_cli("scrape", s.url("/huge-1.html"), "--db", str(tmp_path / "a.db"))
+    assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1
+    assert s.requests.count("/huge-1.html") == 1  # a size refusal is not retried
+
+
 def test_robots_denial_has_its_own_exit_code(site, tmp_path: Path) -> None:
     s = site({"/robots.txt": (200, {}, b"User-agent: *\nDisallow: /\n"), "/a-384142.html": html_route(SEED)})
     out = run_cli("scrape", s.url("/a-384142.html"), "--db", str(tmp_path / "a.db"))
