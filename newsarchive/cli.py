@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -224,21 +225,142 @@ def export(db_path: Path | None, fmt: str, since: str | None, until: str | None,
 
 
 @cli.command()
+@click.argument("site", metavar="SITE_OR_BASE_URL")
 @db_option
-def demo(db_path: Path | None) -> None:
-    """Serve the built-in demo page on a free loopback port, scrape it into the archive, show it."""
-    from .demo.server import serve_demo
+@click.option("--since", help="Backfill back to this date (YYYY-MM-DD or ISO 8601); without it, incremental.")
+@click.option("--max-articles", type=click.IntRange(min=1), help="Fetch at most N article pages.")
+@click.option("--category", help="Only this category path, e.g. xa-hoi/y-te.")
+@click.option("--recheck", is_flag=True, help="Re-check every archived article in the window (conditionally).")
+@click.option("--revisit", help="Re-check schedule after publication [default: 1h,6h,24h,7d].")
+@click.option("--every", help="Run again and again at this interval (15m, 1h…) until SIGTERM or Ctrl-C.")
+@click.option("-s", "--set", "extra", multiple=True, metavar="NAME=VALUE",
+              help="A Scrapy setting, e.g. DOWNLOAD_DELAY=2.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress, no log lines: only errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Scrapy's debug log.")
+def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int | None, category: str | None,
+          recheck: bool, revisit: str | None, every: str | None, extra: tuple[str, ...], quiet: bool,
+          verbose: bool) -> None:
+    """Crawl a whole OneCMS site into the archive: new articles added, due ones re-checked.
 
-    with serve_demo() as base:
-        url = base + "dien-bien-so-thong-tin-va-truyen-thong-trien-khai-nhiem-vu-2024-384142.html"
-        click.echo(f"demo site on {base}; scraping {url}", err=True)
-        record, page = _scrape(url, None)
-    with open_archive(db_path) as archive:
-        result = archive.save(record, page)
-        click.echo(summary(record))
-        click.echo(f"\narchived as id {result.id} ({result.status}) in {archive.path}; "
-                   f"the archive holds {archive.count()} article(s).")
-        click.echo(f"try: newsarchive show {result.id}   or   newsarchive export --format jsonl")
+    SITE_OR_BASE_URL is a key of 'newsarchive sites' or a base URL (http://127.0.0.1:8123/).
+    Without --since the crawl is incremental: each listing is walked newest first and stops at
+    the first archived article; an empty archive reaches back 7 days before the newest article.
+
+    Exit codes: 0 success, 1 failed (nothing fetched), 2 bad arguments, 3 robots.txt forbids the
+    site (or cannot be read), 4 another crawl of this site holds the lock, 5 partial failure
+    (some articles failed; they are retried by the next run), 6 stopped by SIGTERM or Ctrl-C
+    (the next run walks the same window again)."""
+    from . import crawl as crawling
+    from .sites import resolve
+
+    try:
+        resolve(site)
+        if since:
+            crawling.parse_since(since)
+        if revisit:
+            crawling.parse_schedule(revisit)
+        interval = crawling.parse_duration(every) if every else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    settings: dict[str, Any] = {}
+    for item in extra:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--set")
+        settings[name] = value
+    db = db_path or default_db_path()
+    args = dict(since=since, max_articles=max_articles, category=category, recheck=recheck, quiet=quiet,
+                verbose=verbose, revisit=revisit, settings=settings)
+    if interval is not None:
+        sys.exit(crawling.every(site, db, interval, args))
+    outcome, stats = crawling.run_crawl(site, db, **args)
+    code = crawling.EXIT_FOR_OUTCOME.get(outcome, EXIT_FAIL)
+    if outcome == "lock_held":
+        raise Failure(f"another crawl of {site} is running on {db} (lock held)", code)
+    summary_line = (f"{site}: {outcome}; {stats.get('newsarchive/new', 0)} new, {stats.get('newsarchive/revised', 0)}"
+                    f" revised, {stats.get('newsarchive/unchanged', 0)} unchanged, {stats.get('newsarchive/failed', 0)}"
+                    f" failed, {stats.get('response_received_count', 0)} pages fetched")
+    if code not in (0, EXIT_FAIL) or outcome == "failed":
+        raise Failure(summary_line, code)
+    if not quiet:
+        click.echo(summary_line, err=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def sites(as_json: bool) -> None:
+    """List the known OneCMS sites (any other OneCMS base URL works as well)."""
+    from .sites import SITES
+
+    if as_json:
+        emit_json([{"key": s.key, "name": s.name, "base": s.base, "notes": s.notes} for s in SITES.values()])
+        return
+    for s in SITES.values():
+        click.echo(f"{s.key:<26} {s.base:<40} {s.name}" + (f" — {s.notes}" if s.notes else ""))
+
+
+@cli.command()
+@db_option
+@click.option("--site", help="Only this site key.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def runs(db_path: Path | None, site: str | None, limit: int, as_json: bool) -> None:
+    """The most recent crawl runs: site, start, end, outcome, pages, articles, errors."""
+    from .store.crawlstate import CrawlState
+
+    with open_archive(db_path, readonly=True) as archive:
+        rows = CrawlState(archive).runs(limit, site)
+    if as_json:
+        for row in rows:
+            row["errors"] = json.loads(row["errors"])
+        emit_json(rows)
+        return
+    for r in rows:
+        click.echo(f"#{r['id']:<5} {r['site']:<24} {r['started_at']} → {r['finished_at'] or '…':<20} "
+                   f"{r['outcome'] or 'running/killed':<14} pages {r['pages_fetched']:<5} new {r['articles_new']:<5}"
+                   f" revised {r['articles_revised']:<4} unchanged {r['articles_unchanged']:<5}"
+                   f" failed {r['articles_failed']}")
+
+
+@cli.command()
+@db_option
+@click.option("--articles", type=click.IntRange(min=1), default=60, show_default=True, help="Size of the demo site.")
+@click.option("--serve", is_flag=True, help="Only serve the demo site (until Ctrl-C), for crawling it yourself.")
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=0,
+              help="Port for --serve (default: a free one).")
+def demo(db_path: Path | None, articles: int, serve: bool, port: int) -> None:
+    """Serve the built-in demo site on a free loopback port, crawl it into the archive, show what
+    was archived, and exit."""
+    from . import crawl as crawling
+    from .demo.site import DemoSite
+    from .demo.site import serve as serve_site
+
+    site = DemoSite(articles)
+    with serve_site(site, port=port) as base:
+        if serve:
+            click.echo(f"demo site on {base} (Ctrl-C to stop)", err=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                return
+        db = db_path or default_db_path()
+        click.echo(f"demo site on {base}; crawling it into {db}", err=True)
+        outcome, stats = crawling.run_crawl(base, db, quiet=True, settings=crawling.FAST_LOCAL)
+    with open_archive(db) as archive:
+        click.echo(f"crawl {outcome}: {stats.get('newsarchive/new', 0)} new articles, "
+                   f"{stats.get('response_received_count', 0)} pages fetched; the archive holds {archive.count()}.")
+        rows = archive.conn.execute(
+            "SELECT id, published_at, kind, title FROM article_view ORDER BY published_at DESC LIMIT 8").fetchall()
+        for aid, published, kind, title in rows:
+            click.echo(f"  [{aid}] {published}  {kind:<8} {title}")
+        hits = archive.conn.execute(
+            "SELECT id, title FROM articles WHERE body_text LIKE ? ORDER BY published_at DESC LIMIT 3",
+            ("%Điện Biên%",)).fetchall()
+        click.echo("sample search for 'Điện Biên':")
+        for aid, title in hits:
+            click.echo(f"  [{aid}] {title}")
+    click.echo("try: newsarchive show 1   newsarchive export --format jsonl   newsarchive runs")
 
 
 def main() -> None:

@@ -37,6 +37,18 @@ REDIRECT_MAX_TIMES = 10
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "WARNING"
+LOG_FORMATTER = "newsarchive.pipelines.QuietDrops"
+ITEM_PIPELINES = {"newsarchive.pipelines.ArchivePipeline": 300}
+EXTENSIONS = {
+    "newsarchive.crawl.RunRecorder": 500,
+    "scrapy.extensions.logstats.LogStats": None,  # RunRecorder prints our own progress
+    "scrapy.extensions.remote_control.RemoteControl": None,  # no listening port on a crawl host
+}
+# newsarchive's own settings
+NEWSARCHIVE_DB = None  # default: $NEWSARCHIVE_DB or data/archive.db
+NEWSARCHIVE_WINDOW = "7d"  # how far an empty archive reaches back before the newest article
+NEWSARCHIVE_REVISIT = "1h,6h,24h,7d"  # re-checks after publication
+NEWSARCHIVE_QUIET = False
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"

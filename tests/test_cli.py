@@ -158,5 +158,7 @@ def test_show_unknown_and_missing_archive(tmp_path: Path) -> None:
 def test_demo_runs_offline(tmp_path: Path) -> None:
     out = run_cli("demo", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "Điện Biên: Sở Thông tin và Truyền thông triển khai nhiệm vụ 2024" in out.stdout
-    assert (tmp_path / "data" / "archive.db").exists()
+    # the default window of an empty archive: 7 days before the newest article, 43 of the 60
+    assert "crawl success: 43 new articles" in out.stdout
+    con = sqlite3.connect(tmp_path / "data" / "archive.db")
+    assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 43

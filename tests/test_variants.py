@@ -102,7 +102,9 @@ def test_older_c_detail_head_template() -> None:
     a = article("older", jsonld=False)
     r = extract(render(a).encode(), a.url)
     assert r["title"] == a.title
-    assert r["published_at"] == "2026-09-16T05:25:00+07:00"  # "05:25 16/09/2026 |"
+    assert r["published_at"] == "2026-09-16T05:25:01+07:00"  # the US meta (with seconds) before the old header
+    page = render(a).replace('content="9/16/2026 5:25:01 AM"', 'content=""')
+    assert extract(page.encode(), a.url)["published_at"] == "2026-09-16T05:25:00+07:00"  # "05:25 16/09/2026 |"
     assert r["authors"] == ["Thu Phương", "Đức Anh"]
     assert (r["dateline"], r["sapo"]) == ("(HNM)", a.sapo)
     assert r["body_text"] == BODY

@@ -17,6 +17,8 @@ VARIANTS = ("current", "older", "longform", "video", "podcast", "syndicated", "p
 
 @dataclass
 class DemoArticle:
+    """An article as data; ``render`` writes its page and ``expected`` the record it must yield."""
+
     base: str  # "https://demo.example/" or "http://127.0.0.1:8123/"
     id: int
     slug: str
@@ -32,6 +34,10 @@ class DemoArticle:
     variant: str = "current"
     source: str | None = None
     jsonld: bool = True
+    # other articles linked from this one (related box, ">>" line); fake addresses by default
+    related: list[tuple[str, str]] = field(default_factory=list)
+    menu: list[tuple[str, str]] = field(default_factory=list)  # the site menu: (name, path)
+    authors: list[str] | None = None  # the people the byline credits (ground truth for tests)
 
     @property
     def url(self) -> str:
@@ -58,12 +64,15 @@ def _body(a: DemoArticle, figure_captions: bool = False) -> str:
                        "</tbody></table>")
             out.append("</p>")
         elif i == 1:
+            related = a.related or [(f"{a.base}tin-lien-quan-{a.id + 100000}.html", "Một bài liên quan khác"),
+                                    (f"{a.base}doc-them-{a.id + 200000}.html", "Đọc thêm bài cũ")]
+            (rel_url, rel_title), (more_url, more_title) = related[0], related[-1]
             out.append(
                 '<div class="c-box onecms_related"><div class="c-box__title"><h3 class="c-box__title__name">'
-                f'Bài liên quan</h3></div><ul><li><a href="{a.base}tin-lien-quan-{a.id + 100000}.html">'
-                f'<img src="{a.base}thumbs/540x360/related.jpg">Một bài liên quan khác</a></li></ul></div>'
+                f'Bài liên quan</h3></div><ul><li><a href="{e(rel_url)}">'
+                f'<img src="{a.base}thumbs/540x360/related.jpg">{e(rel_title)}</a></li></ul></div>'
             )
-            out.append(f'<p>&gt;&gt; <a href="{a.base}doc-them-{a.id + 200000}.html">Đọc thêm bài cũ</a></p>')
+            out.append(f'<p>&gt;&gt; <a href="{e(more_url)}">{e(more_title)}</a></p>')
         elif images and i >= 1:
             src, cap = images.pop(0)
             figcap = f"<figcaption>  {e(cap)}  </figcaption>" if cap else ""
@@ -116,10 +125,15 @@ def _head(a: DemoArticle) -> str:
 {ld}</head>"""
 
 
+def menu_html(base: str, menu: list[tuple[str, str]]) -> str:
+    items = "".join(f'<li><a href="{base}{p.lstrip("/")}">{e(n)}</a></li>' for n, p in menu)
+    return f'<ul class="c-menu">{items}<li><a href="{base}an-pham">Ấn phẩm</a></li></ul>'
+
+
 def _chrome_top(a: DemoArticle) -> str:
-    return """<div class="c-container-wrapper"><div class="l-nav">
+    return f"""<div class="c-container-wrapper"><div class="l-nav">
 <div class="c-sologan onecms__currentTime">Thứ Năm, 26/11/2026</div>
-<div class="c-weather onecms__weather" data-city="hanoi">Hà Nội 21°C</div></div></div>"""
+<div class="c-weather onecms__weather" data-city="hanoi">Hà Nội 21°C</div>{menu_html(a.base, a.menu) if a.menu else ""}</div></div>"""
 
 
 def _chrome_bottom(a: DemoArticle) -> str:
@@ -128,7 +142,8 @@ def _chrome_bottom(a: DemoArticle) -> str:
         for t in a.tags
     )
     tagbox = f'<div class="c-box"><div class="c-widget-tags onecms__tags"><ul>{tags}</ul></div></div>' if tags else ""
-    return f"""<div class="c-box"><div class="c-share-detail"><ul><li><a href="#">Chia sẻ Facebook</a></li></ul></div></div>
+    return f"""<div class="c-box"><div class="c-share-detail"><ul><li><a href="#">Chia sẻ Facebook</a></li>
+<li><a class="onecms__popup" href="{a.base}print/{a.id}.html">In</a></li></ul></div></div>
 <div class="c-comments"><div class="c-comment-bar"><div class="c-comment-bar__count">(0) Bình luận</div></div>
 <div class="c-comment-input onecms__comments"><button class="btnSend">Gửi bình luận</button></div></div>
 {tagbox}
@@ -226,3 +241,30 @@ def render(a: DemoArticle) -> str:
 </body>
 </html>
 """
+
+
+def expected(a: DemoArticle) -> dict[str, object]:
+    """The record fields this article's page states (all but url-derived fields and fetch time)."""
+    body_images = a.images[1:] if a.variant == "longform" else a.images
+    images = ([{"src": a.images[0][0], "caption": None}] if a.variant == "longform" and a.images else [])
+    images += [{"src": src, "caption": cap} for src, cap in body_images]
+    kind = {"longform": "longform", "video": "video", "podcast": "podcast", "photo": "photo"}.get(a.variant, "article")
+    no_body = a.variant in ("video", "podcast")
+    # without JSON-LD, the current template's visible header time (no seconds) comes before the
+    # US-format meta (which has them)
+    seconds = a.jsonld or a.variant in ("older", "video", "podcast")
+    published = a.published if seconds else a.published.replace(second=0)
+    return {
+        "kind": kind,
+        "title": a.title,
+        "sapo": a.sapo,
+        "dateline": a.dateline,
+        "authors": list(a.authors or []),
+        "published_at": published.isoformat(),
+        "section": a.section[-1][0],
+        "breadcrumb": [n for n, _ in a.section],
+        "tags": list(a.tags),
+        "body_text": "" if no_body else "\n\n".join(a.paragraphs),
+        "images": [] if no_body else images,
+        "source": a.source if a.variant == "syndicated" else None,
+    }

@@ -211,13 +211,15 @@ def extract_onecms(page: Page) -> dict[str, Any] | None:
                 break
 
     # -- times: JSON-LD first (it has the seconds), then the visible header, then the US meta...
-    date_el = pick("sc-longform-header-date", "c-detail-head__time")
+    date_el = pick("sc-longform-header-date")
+    old_date_el = pick("c-detail-head__time")
     podcast_time = pick("b-grid__time", scope=podcast) if podcast is not None else None
     published = (
         dates.parse_iso(ld_str(ld.get("datePublished")) or "")
         or (dates.parse_any(text_of(date_el)) if date_el is not None else None)
         or dates.parse_us(page.meta.get("article:published_time") or "")
         or dates.parse_iso(page.meta.get("article:published_time") or "")
+        or (dates.parse_any(text_of(old_date_el)) if old_date_el is not None else None)
         or _video_time(video_time)
         or (dates.parse_any(text_of(podcast_time)) if podcast_time is not None else None)
         or dates.parse_iso(wc.get("item_published_time") or wc.get("PublishedTime") or "", fake_z=True)

@@ -140,9 +140,46 @@ def _m002_views(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m003_crawls(conn: sqlite3.Connection) -> None:
+    _script(
+        conn,
+        """
+        ALTER TABLE articles ADD COLUMN etag TEXT;            -- validators of the last fetch, for
+        ALTER TABLE articles ADD COLUMN last_modified TEXT;   -- conditional re-checks
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            site TEXT NOT NULL,                  -- the crawl key: registry key or host[:port]
+            base_url TEXT NOT NULL,
+            started_at TEXT NOT NULL,            -- UTC
+            finished_at TEXT,                    -- NULL while running (or when killed)
+            outcome TEXT,                        -- success, partial, failed, interrupted, ...
+            since_bound TEXT,                    -- the oldest publication time the run reaches back to
+            pid INTEGER,
+            pages_fetched INTEGER NOT NULL DEFAULT 0,
+            articles_new INTEGER NOT NULL DEFAULT 0,
+            articles_revised INTEGER NOT NULL DEFAULT 0,
+            articles_unchanged INTEGER NOT NULL DEFAULT 0,
+            articles_failed INTEGER NOT NULL DEFAULT 0,
+            errors TEXT NOT NULL DEFAULT '[]'    -- JSON list of messages
+        );
+        CREATE INDEX runs_site ON runs(site, id);
+        CREATE TABLE failures (
+            url TEXT PRIMARY KEY,                -- an article page that could not be archived
+            site TEXT NOT NULL,
+            first_failed TEXT NOT NULL,
+            last_failed TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            error TEXT
+        );
+        CREATE INDEX failures_site ON failures(site);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_views", _m002_views),
+    ("003_crawls", _m003_crawls),
 ]
 
 

@@ -1,0 +1,330 @@
+"""Crawls: the plan a run starts from, the per-site lock, run records and progress.
+
+The archive is the record of what is done: a run reads what is archived (known articles, what is
+due for a re-check, what failed before, whether the last run was killed) and decides from that
+alone, so a crawl killed with ``kill -9`` and started again loses nothing and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from .sites import resolve
+from .store import Archive, default_db_path
+from .store.crawlstate import DEFAULT_SCHEDULE, CrawlState
+from .urls import site_of
+
+DEFAULT_WINDOW = timedelta(days=7)  # an empty archive reaches back this far before the newest article
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ROBOTS, EXIT_LOCKED, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 6
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``15m``, ``6h``, ``7d`` (or plain seconds)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text or "")
+    if not m:
+        raise ValueError(f"{text!r} is not a duration such as 15m, 6h or 7d")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    return timedelta(seconds=float(m.group(1)) * unit)
+
+
+def parse_schedule(text: str | None) -> tuple[timedelta, ...]:
+    if not text:
+        return DEFAULT_SCHEDULE
+    return tuple(sorted(parse_duration(part) for part in text.split(",") if part.strip()))
+
+
+def parse_since(text: str | None) -> datetime | None:
+    """``YYYY-MM-DD`` (midnight at +07:00) or ISO 8601."""
+    if not text:
+        return None
+    text = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        text += "T00:00:00+07:00"
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=datetime.fromisoformat("2000-01-01T00:00:00+07:00").tzinfo)
+
+
+@dataclass
+class CrawlPlan:
+    key: str  # lock and run records: registry key or host[:port]
+    base: str
+    site: str  # the records' site (host without www. and port)
+    floor: datetime | None  # None: an empty archive, decided from the newest article found
+    window: timedelta
+    stop_at_known: bool  # incremental: a listing stops where it meets archived articles
+    newest_archived: datetime | None
+    known_urls: set[str] = field(default_factory=set)
+    known_ids: set[str] = field(default_factory=set)
+    revisits: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    resumed: bool = False
+
+
+def db_path(settings: Any) -> Path:
+    value = settings.get("NEWSARCHIVE_DB")
+    return Path(value) if value else default_db_path()
+
+
+def make_plan(settings: Any, site_arg: str, since: str | None = None, recheck: bool = False) -> CrawlPlan:
+    """What a run of ``site_arg`` has to do, from the archive's state."""
+    key, base = resolve(site_arg)
+    site = site_of(base)
+    window = parse_duration(settings.get("NEWSARCHIVE_WINDOW") or "7d")
+    schedule = parse_schedule(settings.get("NEWSARCHIVE_REVISIT"))
+    with Archive(db_path(settings)) as archive:
+        state = CrawlState(archive)
+        newest = state.newest_published(site)
+        newest_dt = datetime.fromisoformat(newest) if newest else None
+        interrupted = state.interrupted_run(key)
+        since_dt = parse_since(since)
+        if since_dt is not None:
+            floor, stop = since_dt, False  # a backfill walks the whole window
+        elif interrupted is not None:
+            # the last run was killed: walk its whole window again (what it archived is skipped)
+            bound = interrupted.get("since_bound")
+            floor = datetime.fromisoformat(bound) if bound else (newest_dt - window if newest_dt else None)
+            stop = False
+        elif newest_dt is not None:
+            floor, stop = newest_dt - window, True
+        else:
+            floor, stop = None, False
+        plan = CrawlPlan(
+            key=key, base=base, site=site, floor=floor, window=window, stop_at_known=stop,
+            newest_archived=newest_dt, known_urls=state.known_urls(site), known_ids=state.known_ids(site),
+            failures=state.failures(key), resumed=interrupted is not None,
+        )
+        if recheck:  # every archived article in the window, conditionally
+            plan.revisits = state.articles_since(site, floor)
+        else:
+            plan.revisits = state.due_for_revisit(site, schedule)
+    return plan
+
+
+class SiteLock:
+    """One crawl per site and database: an exclusive ``flock`` that the kernel drops when the
+    process dies, so a ``kill -9`` never leaves a stale lock behind."""
+
+    def __init__(self, db: Path, key: str) -> None:
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+        self.path = db.with_name(f"{db.name}.crawl-{safe}.lock")
+        self.fd: int | None = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+class RunRecorder:
+    """Scrapy extension: takes the site lock, records the run, shows progress."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.lock: SiteLock | None = None
+        self.run_id: int | None = None
+        self.started = time.monotonic()
+        self.quiet = crawler.settings.getbool("NEWSARCHIVE_QUIET")
+        self.tty = sys.stderr.isatty() and not self.quiet
+        self.last_log = 0.0
+        self.errors: list[str] = []
+        self.task: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> RunRecorder:
+        if crawler.spidercls.name != "onecms":
+            raise NotConfigured
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.item_error, signal=signals.item_error)
+        crawler.signals.connect(ext.spider_error, signal=signals.spider_error)
+        return ext
+
+    def spider_opened(self, spider: Any) -> None:
+        plan = spider._plan()
+        db = db_path(self.crawler.settings)
+        self.lock = SiteLock(db, plan.key)
+        if not self.lock.acquire():
+            self.lock = None
+            self.stats.set_value("newsarchive/lock_held", True)
+            self.stats.set_value("newsarchive/outcome", "lock_held")
+            self.crawler.engine.close_spider(spider, "lock_held")
+            return
+        with Archive(db) as archive:
+            bound = plan.floor.isoformat() if plan.floor else None
+            self.run_id = CrawlState(archive).start_run(plan.key, plan.base, bound, os.getpid())
+        self.stats.set_value("newsarchive/run_id", self.run_id)
+        from twisted.internet import task
+
+        self.task = task.LoopingCall(self.progress, spider)
+        self.task.start(1.0, now=False)
+
+    def item_error(self, item: Any, response: Any, spider: Any, failure: Any) -> None:
+        self.errors.append(f"{getattr(response, 'url', '?')}: {failure.value}")
+
+    def spider_error(self, failure: Any, response: Any, spider: Any) -> None:
+        self.errors.append(f"{getattr(response, 'url', '?')}: {failure.value}")
+
+    def counts(self) -> dict[str, int]:
+        get = self.stats.get_value
+        return {
+            "pages": int(get("response_received_count", 0) or 0),
+            "new": int(get("newsarchive/new", 0) or 0),
+            "revised": int(get("newsarchive/revised", 0) or 0),
+            "unchanged": int(get("newsarchive/unchanged", 0) or 0),
+            "failed": int(get("newsarchive/failed", 0) or 0),
+        }
+
+    def line(self) -> str:
+        c = self.counts()
+        rate = c["pages"] / max(time.monotonic() - self.started, 1e-6)
+        return (f"pages {c['pages']}  new {c['new']}  revised {c['revised']}  unchanged {c['unchanged']}  "
+                f"errors {c['failed'] + len(self.errors)}  {rate:.1f} pages/s")
+
+    def progress(self, spider: Any) -> None:
+        if self.quiet:
+            return
+        if self.tty:
+            sys.stderr.write("\r" + self.line() + "\x1b[K")
+            sys.stderr.flush()
+        elif time.monotonic() - self.last_log >= 30:
+            self.last_log = time.monotonic()
+            sys.stderr.write(f"{datetime.now(UTC).strftime('%H:%M:%SZ')} {spider._plan().key}: {self.line()}\n")
+
+    def outcome(self, reason: str) -> str:
+        c = self.counts()
+        if reason in ("shutdown", "lock_held"):
+            return "interrupted" if reason == "shutdown" else reason
+        denied = int(self.stats.get_value("robotstxt/forbidden", 0) or 0)
+        if c["pages"] == 0 or (c["new"] + c["revised"] + c["unchanged"] == 0 and c["failed"] > 0):
+            return "robots_denied" if denied else "failed"
+        if c["failed"] or self.errors:
+            return "partial"
+        return "success"
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        if self.task is not None and self.task.running:
+            self.task.stop()
+        if self.run_id is None:
+            return
+        outcome = self.outcome(reason)
+        self.stats.set_value("newsarchive/outcome", outcome)
+        if self.tty:
+            sys.stderr.write("\r" + self.line() + "\x1b[K\n")
+        with Archive(db_path(self.crawler.settings)) as archive:
+            state = CrawlState(archive)
+            bound = self.stats.get_value("newsarchive/since_bound")
+            if bound:
+                state.set_bound(self.run_id, bound)
+            state.finish_run(self.run_id, outcome, self.counts(), self.errors)
+        if self.lock is not None:
+            self.lock.release()
+
+
+EXIT_FOR_OUTCOME = {
+    "success": EXIT_OK,
+    "partial": EXIT_PARTIAL,
+    "failed": EXIT_FAILED,
+    "robots_denied": EXIT_ROBOTS,
+    "lock_held": EXIT_LOCKED,
+    "interrupted": EXIT_INTERRUPTED,
+}
+
+
+def run_crawl(site: str, db: Path, *, since: str | None = None, max_articles: int | None = None,
+              category: str | None = None, recheck: bool = False, quiet: bool = False, verbose: bool = False,
+              revisit: str | None = None, settings: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """One crawl in this process (the Twisted reactor cannot restart: call once per process).
+    Returns the outcome and the final stats."""
+    from scrapy.crawler import CrawlerProcess
+
+    from .fetch import project_settings
+    from .spiders.onecms import OneCMSSpider
+
+    overrides: dict[str, Any] = {
+        "NEWSARCHIVE_DB": str(db),
+        "NEWSARCHIVE_QUIET": quiet,
+        "LOG_LEVEL": "DEBUG" if verbose else "ERROR",
+    }
+    if revisit:
+        overrides["NEWSARCHIVE_REVISIT"] = revisit
+    overrides.update(settings or {})
+    process = CrawlerProcess(project_settings(overrides))
+    crawler = process.create_crawler(OneCMSSpider)
+    process.crawl(crawler, site=site, since=since, max_articles=max_articles, category=category,
+                  recheck=recheck)
+    process.start()
+    stats = crawler.stats.get_stats()
+    return str(stats.get("newsarchive/outcome", "failed")), stats
+
+
+# Politeness off, for the built-in demo site and benchmarks on loopback only.
+FAST_LOCAL: dict[str, Any] = {
+    "DOWNLOAD_DELAY": 0,
+    "AUTOTHROTTLE_ENABLED": False,
+    "CONCURRENT_REQUESTS": 16,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+}
+
+
+def every(site: str, db: Path, interval: timedelta, args: dict[str, Any]) -> int:
+    """Crawl again and again, each run in a child process (the reactor cannot restart), until
+    SIGTERM or Ctrl-C, which stop the loop cleanly after passing the signal to a running child."""
+    import signal
+    import subprocess
+
+    stop = {"flag": False}
+    child: dict[str, Any] = {"proc": None}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop["flag"] = True
+        if child["proc"] is not None and child["proc"].poll() is None:
+            child["proc"].send_signal(signal.SIGINT)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    command = [sys.executable, "-m", "newsarchive.cli", "crawl", site, "--db", str(db)]
+    for flag in ("since", "max_articles", "category", "revisit"):
+        if args.get(flag):
+            command += [f"--{flag.replace('_', '-')}", str(args[flag])]
+    for flag in ("recheck", "quiet", "verbose"):
+        if args.get(flag):
+            command.append(f"--{flag}")
+    for name, value in (args.get("settings") or {}).items():
+        command += ["-s", f"{name}={value}"]
+    code = EXIT_OK
+    while not stop["flag"]:
+        started = time.monotonic()
+        child["proc"] = subprocess.Popen(command)
+        code = child["proc"].wait()
+        child["proc"] = None
+        while not stop["flag"] and time.monotonic() - started < interval.total_seconds():
+            time.sleep(0.2)
+    return code if code in (EXIT_OK, EXIT_PARTIAL) else EXIT_OK

@@ -1,0 +1,378 @@
+"""The built-in demo site: a OneCMS-like news site served on loopback by the package itself.
+
+Home, two-level categories, listings with the load-more API, RSS feeds, daily sitemaps, robots.txt,
+articles of every variant, conditional requests (ETag / Last-Modified), and the traps a crawler
+must avoid (print views, tag pages, e-paper, a disallowed path). Some articles are reachable only
+through the load-more API, some only through a sitemap. Every request is logged, so tests can
+check what a crawl fetched; articles can be edited while the site runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from html import escape as e
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from .templates import DemoArticle, menu_html, render
+
+VN = timezone(timedelta(hours=7))
+DEFAULT_NEWEST = datetime(2026, 11, 20, 18, 0, 1, tzinfo=VN)
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    path: str  # "/xa-hoi/y-te"
+    channel_id: int
+    in_menu: bool = True
+
+    @property
+    def parent(self) -> str | None:
+        parts = self.path.strip("/").split("/")
+        return "/" + parts[0] if len(parts) > 1 else None
+
+
+CATEGORIES = (
+    Category("Xã hội", "/xa-hoi", 1),
+    Category("Y tế", "/xa-hoi/y-te", 2),
+    Category("Giáo dục", "/xa-hoi/giao-duc", 3),
+    Category("Kinh tế", "/kinh-te", 4),
+    Category("Doanh nghiệp", "/kinh-te/doanh-nghiep", 5),
+    Category("Video", "/video", 6),
+    Category("Podcast", "/podcast", 7),
+    Category("E-magazine", "/emagazine", 8),
+    Category("Sự kiện qua ảnh", "/su-kien-qua-anh", 9),
+    Category("Lưu trữ", "/luu-tru", 10, in_menu=False),  # linked from nowhere: its articles are sitemap-only
+)
+_BY_PATH = {c.path: c for c in CATEGORIES}
+_LEAVES = ("/xa-hoi/y-te", "/xa-hoi/giao-duc", "/kinh-te/doanh-nghiep", "/xa-hoi/y-te", "/kinh-te/doanh-nghiep",
+           "/video", "/xa-hoi/giao-duc", "/podcast", "/emagazine", "/su-kien-qua-anh")
+_VARIANT_OF = {"/video": "video", "/podcast": "podcast", "/emagazine": "longform", "/su-kien-qua-anh": "photo"}
+_PEOPLE = ("Thu Phương", "Đức Anh", "Hoàng Châu", "Minh Khôi", "Lan Anh", "Quang Huy", "Hải Yến", "MAI QUẾ")
+_WORDS = ("Hà Nội", "Đà Nẵng", "Điện Biên", "Nghệ An", "Hải Phòng", "xe buýt điện", "trường học", "bệnh viện",
+          "doanh nghiệp", "nông sản", "du lịch", "chuyển đổi số")
+ROBOTS = "User-agent: *\nDisallow: /print/\nDisallow: /noi-bo-\nDisallow: /api/getcomment/\n"
+
+
+def slugify(text: str) -> str:
+    """ASCII slug of a Vietnamese phrase, as OneCMS URLs have them."""
+    import unicodedata
+
+    bare = "".join(c for c in unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+                   if not unicodedata.combining(c))
+    return "-".join("".join(ch if ch.isalnum() else " " for ch in bare.lower()).split())
+
+
+def _byline(i: int) -> tuple[str, list[str]]:
+    a, b = _PEOPLE[i % len(_PEOPLE)], _PEOPLE[(i * 3 + 1) % len(_PEOPLE)]
+    if b == a:
+        return a, [a]
+    shapes = ((f"Tin: {a} - Ảnh: {b}", [a, b]), (a, [a]), (f"{a}, {b}", [a, b]), (f"{a} / TTXVN", [a]))
+    return shapes[i % len(shapes)]
+
+
+class DemoSite:
+    """``n_articles`` articles, one every ``spacing`` back from ``newest``; listings show
+    ``page_size`` items; the sitemaps cover ``sitemap_days`` days back from the newest article."""
+
+    def __init__(
+        self,
+        n_articles: int = 60,
+        *,
+        newest: datetime = DEFAULT_NEWEST,
+        spacing: timedelta = timedelta(hours=4),
+        page_size: int = 8,
+        sitemap_days: int = 7,
+        rss_items: int = 6,
+    ) -> None:
+        self.page_size = page_size
+        self.rss_items = rss_items
+        self.base = "http://127.0.0.1/"
+        self.lock = threading.Lock()
+        self.requests: list[tuple[str, str]] = []  # (path with query, user agent)
+        self.articles: dict[int, DemoArticle] = {}
+        self.order: list[int] = []  # newest first
+        self.category_of: dict[int, Category] = {}
+        self.edited: dict[int, datetime] = {}
+        self.whitespace: Counter[int] = Counter()
+        self.sitemap_floor = newest - timedelta(days=sitemap_days)
+        for i in range(n_articles):
+            published = newest - i * spacing
+            in_sitemap = published >= self.sitemap_floor
+            path = "/luu-tru" if in_sitemap and i % 10 == 5 else _LEAVES[i % len(_LEAVES)]
+            self._add(i, published, _BY_PATH[path])
+
+    def _add(self, i: int, published: datetime, cat: Category) -> None:
+        article_id = 700000 + i * 7
+        w1, w2 = _WORDS[i % len(_WORDS)], _WORDS[(i * 5 + 3) % len(_WORDS)]
+        byline, authors = _byline(i)
+        section = tuple((c.name, c.path) for c in (_BY_PATH.get(cat.parent or ""), cat) if c)
+        variant = _VARIANT_OF.get(cat.path) or ("current", "older", "current", "syndicated")[i % 4]
+        self.articles[article_id] = DemoArticle(
+            base=self.base,
+            id=article_id,
+            slug=f"tin-so-{i}-ve-{slugify(w1)}",
+            title=f"Tin số {i}: {w1} và {w2} trong tuần",
+            sapo=f"Bản tin số {i} về {w1}, cập nhật tình hình {w2} mới nhất.",
+            dateline=("(BDM)", None, "BDM")[i % 3],
+            byline=byline,
+            authors=authors,
+            published=published,
+            section=section,
+            paragraphs=[f"Đoạn {k + 1} của tin số {i}: {w1} tiếp tục là chủ đề được quan tâm ở {w2}." for k in range(3)],
+            tags=[w1, w2] if w1 != w2 else [w1],
+            images=[(f"https://bdm.1cdn.vn/2026/{i}/anh-{k}.jpg", f"Ảnh {k} của tin {i}. Ảnh: {authors[-1]}")
+                    for k in range(1 + i % 2)],
+            variant=variant,
+            source="suckhoedoisong.vn" if variant == "syndicated" else None,
+            jsonld=i % 5 != 4,
+            menu=[(c.name, c.path) for c in CATEGORIES if c.in_menu],
+        )
+        self.order.append(article_id)
+        self.category_of[article_id] = cat
+
+    # -- the model -------------------------------------------------------------------------------
+
+    def set_base(self, base: str) -> None:
+        self.base = base
+        for aid, a in self.articles.items():
+            self.articles[aid] = replace(a, base=base, menu=a.menu)
+        # related links point at real, newer articles of the site (never at older ones, so that
+        # the oldest articles stay reachable only through the load-more API)
+        for pos, aid in enumerate(self.order):
+            newer = [x for x in self.order[max(0, pos - 2):pos] if self.category_of[x].in_menu]
+            links = [(self.articles[x].url, self.articles[x].title) for x in newer] or [(base + "tin-moi-nhat", "Tin mới")]
+            self.articles[aid] = replace(self.articles[aid], related=links)
+
+    def url(self, article_id: int) -> str:
+        return self.articles[article_id].url
+
+    def in_sitemap(self, article_id: int) -> bool:
+        return self.articles[article_id].published >= self.sitemap_floor
+
+    def in_channel(self, article_id: int, cat: Category | None) -> bool:
+        own = self.category_of[article_id]
+        if cat is None:  # the "latest news" listing and the home page: every listed category
+            return own.in_menu
+        return own.path == cat.path or own.parent == cat.path
+
+    def channel(self, cat: Category | None) -> list[int]:
+        return [aid for aid in self.order if self.in_channel(aid, cat)]
+
+    def edit(self, article_id: int, **changes: Any) -> None:
+        """Change an article (a publisher's edit): a new version on the next check."""
+        with self.lock:
+            self.articles[article_id] = replace(self.articles[article_id], **changes)
+            self.edited[article_id] = datetime.now(VN).replace(microsecond=0)
+
+    def reflow(self, article_id: int) -> None:
+        """A whitespace-only change: other bytes, the same content."""
+        with self.lock:
+            self.whitespace[article_id] += 1
+            self.edited[article_id] = datetime.now(VN).replace(microsecond=0)
+
+    def expected_ids(self) -> list[int]:
+        return list(self.order)
+
+    def fetched(self, path_prefix: str = "") -> list[str]:
+        return [p for p, _ in self.requests if p.startswith(path_prefix)]
+
+    # -- pages -----------------------------------------------------------------------------------
+
+    def article_page(self, article_id: int) -> bytes:
+        html = render(self.articles[article_id])
+        if self.whitespace[article_id]:
+            html = html.replace("</p>", "  \n</p>" * 1).replace("<p>", "<p>\n   ")
+        return html.encode("utf-8")
+
+    def _item_html(self, aid: int, with_time: bool = True) -> str:
+        a = self.articles[aid]
+        when = f'<span class="b-grid__time">{a.published.strftime("%d/%m/%Y %H:%M")}</span>' if with_time else ""
+        return (f'<li pid="{aid}"><div class="b-grid"><div class="b-grid__img"><a href="{a.url}"><img class="lazy" '
+                f'src="{self.base}assets/images/grey.gif" data-src="https://bdm.1cdn.vn/thumbs/540x360/{aid}.jpg"></a>'
+                f'</div><div class="b-grid__content"><div class="b-grid__row"><h3 class="b-grid__title">'
+                f'<a href="{a.url}">{e(a.title)}</a></h3>{when}</div><div class="b-grid__row b-grid__desc">'
+                f'<a href="{a.url}">{e(a.sapo)}</a></div></div></div></li>')
+
+    def _chrome(self, title: str, body: str, channel_id: int, rss: str) -> bytes:
+        menu = menu_html(self.base, [(c.name, c.path) for c in CATEGORIES if c.in_menu] + [("Tin mới nhất", "/tin-moi-nhat")])
+        return f"""<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8"><title>{e(title)}</title>
+<link rel="alternate" type="application/rss+xml" href="{self.base}rss/{rss}">
+<link href="https://bdm.1cdn.vn/assets/css/style.min.css" rel="stylesheet"></head><body>
+<div class="c-sologan onecms__currentTime">Thứ Năm, 26/11/2026</div>{menu}
+<div class="l-main">{body}</div>
+<div class="l-footer"><a href="{self.base}an-pham/bao-in-so-1-{channel_id}.html">Báo in</a>
+<a href="{self.base}search?q=xe+buyt">Tìm kiếm</a><a href="{self.base}noi-bo-tin-mat-900001.html">Nội bộ</a>
+<a href="{self.base}su-kien-cuoi-nam-event12.html">Sự kiện</a></div>
+<script>var WebControl = WebControl || {{}}; WebControl.channelId = '{channel_id}';
+WebControl.loadmore_params = () => ({{ type: 'channel', channelId: {channel_id} }});</script>
+</body></html>""".encode()
+
+    def listing_page(self, cat: Category | None) -> bytes:
+        ids = self.channel(cat)[: self.page_size]
+        items = "".join(self._item_html(aid, with_time=n > 0) for n, aid in enumerate(ids))
+        body = (f'<h1>{e(cat.name if cat else "Tin mới nhất")}</h1><ul class="onecms__loading">{items}</ul>'
+                '<div class="c-more onecms__loadmore"><a href="javascript:void(0)">Xem thêm</a></div>')
+        rss = cat.path.strip("/") if cat else "trang-chu"
+        return self._chrome(cat.name if cat else "Tin mới nhất", body, cat.channel_id if cat else 0, rss)
+
+    def home_page(self) -> bytes:
+        ids = self.channel(None)[:6]
+        items = "".join(self._item_html(aid) for aid in ids)
+        body = f'<ul class="onecms__loading">{items}</ul>'
+        return self._chrome("Báo Demo", body, 0, "trang-chu")
+
+    def load_more(self, last_pid: int, channel_id: int) -> bytes:
+        cat = next((c for c in CATEGORIES if c.channel_id == channel_id), None)
+        ids = self.channel(cat)
+        if last_pid not in ids:
+            return b"[]"
+        start = ids.index(last_pid) + 1
+        out = []
+        for aid in ids[start:start + self.page_size]:
+            a = self.articles[aid]
+            out.append({"PublisherId": aid, "LinktoMe2": a.url, "Title": a.title, "TitleIcon16": a.title,
+                        "Headlines": a.sapo, "Thumbnail_Small": f"https://bdm.1cdn.vn/thumbs/540x360/{aid}.jpg",
+                        "Time_ddMMyyyyHHmm": a.published.strftime("%d/%m/%Y %H:%M"), "CommentCount": 0})
+        return json.dumps(out, ensure_ascii=False).encode()
+
+    def rss(self, cat: Category | None) -> bytes:
+        items = []
+        for aid in self.channel(cat)[: self.rss_items]:
+            a = self.articles[aid]
+            items.append(f"""<item><title>{e(a.title)}</title>
+<description><![CDATA[<a href="{a.url}"><img src="https://bdm.1cdn.vn/thumbs/540x360/{aid}.jpg" /></a><br/>{a.sapo}]]></description>
+<pubDate>{format_datetime(a.published)}</pubDate><link>{a.url}</link><guid>{a.url}</guid></item>""")
+        title = cat.name if cat else "Trang chủ"
+        return f"""<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>{e(title)}</title>
+<link>{self.base}</link><description>Báo Demo</description><generator>OneCMS</generator>
+{''.join(items)}</channel></rss>""".encode()
+
+    def sitemap_index(self) -> bytes:
+        days = sorted({self.articles[aid].published.date() for aid in self.order if self.in_sitemap(aid)}, reverse=True)
+        locs = [f"{self.base}sitemap-article-daily.xml", f"{self.base}sitemap-news.xml", f"{self.base}sitemap-category.xml"]
+        locs += [f"{self.base}sitemap-article-{d.isoformat()}.xml" for d in days]
+        body = "".join(f"<sitemap><loc>{loc}</loc><lastmod>2026-11-26T00:00:00+07:00</lastmod></sitemap>" for loc in locs)
+        return (f'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                f"{body}</sitemapindex>").encode()
+
+    def sitemap_day(self, day: str) -> bytes | None:
+        ids = [aid for aid in self.order if self.in_sitemap(aid) and self.articles[aid].published.date().isoformat() == day]
+        if not ids:
+            return None
+        urls = "".join(
+            f"<url><loc>{self.articles[aid].url}</loc><lastmod>{(self.articles[aid].published + timedelta(seconds=1)).isoformat()}"
+            f"</lastmod><image:image><image:loc>https://bdm.1cdn.vn/{aid}.jpg</image:loc></image:image></url>"
+            for aid in ids)
+        return ('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+                f'xmlns:image="http://www.google.com/schemas/sitemap-image/1.1">{urls}</urlset>').encode()
+
+    def route(self, path: str, headers: Any) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers, body) for a request path."""
+        html = {"Content-Type": "text/html; charset=utf-8"}
+        xml = {"Content-Type": "application/xml; charset=utf-8"}
+        clean = unquote(urlsplit(path).path)
+        if clean == "/robots.txt":
+            return 200, {"Content-Type": "text/plain"}, (ROBOTS + f"Sitemap: {self.base}sitemap.xml\n").encode()
+        if clean in ("/", ""):
+            return 200, html, self.home_page()
+        if clean == "/tin-moi-nhat":
+            return 200, html, self.listing_page(None)
+        if clean in _BY_PATH:
+            return 200, html, self.listing_page(_BY_PATH[clean])
+        if clean.startswith("/rss/"):
+            key = "/" + clean[len("/rss/"):].removesuffix(".rss")
+            if key == "/trang-chu":
+                return 200, xml, self.rss(None)
+            if key in _BY_PATH and _BY_PATH[key].in_menu:
+                return 200, xml, self.rss(_BY_PATH[key])
+            return 404, html, b"<html><body>404</body></html>"
+        if clean == "/sitemap.xml":
+            return 200, xml, self.sitemap_index()
+        if clean.startswith("/sitemap-article-") and clean.endswith(".xml"):
+            day = clean[len("/sitemap-article-"):-4]
+            if day == "daily":
+                newest = self.articles[self.order[0]].published.date().isoformat()
+                body = self.sitemap_day(newest)
+            else:
+                body = self.sitemap_day(day)
+            return (200, xml, body) if body else (404, html, b"404")
+        if clean in ("/sitemap-news.xml", "/sitemap-category.xml"):
+            return 403, html, b"<html><body>Access Denied</body></html>"  # as nguoiquansat's WAF does
+        if clean.startswith("/api/getMoreArticle/"):
+            parts = clean.rsplit("/", 1)[-1].split("_")
+            try:
+                last_pid, channel_id = int(parts[2]), int(parts[3])
+            except (IndexError, ValueError):
+                return 400, {"Content-Type": "application/json"}, b"[]"
+            return 200, {"Content-Type": "application/json; charset=utf-8"}, self.load_more(last_pid, channel_id)
+        if clean.endswith(".html"):
+            try:
+                aid = int(clean.rsplit("-", 1)[-1][:-5])
+            except ValueError:
+                aid = -1
+            if aid in self.articles and clean == urlsplit(self.articles[aid].url).path:
+                return self._conditional(aid, headers)
+        return 404, html, "<html><head><title>404</title></head><body><h1>Không tìm thấy trang</h1></body></html>".encode()
+
+    def _conditional(self, aid: int, headers: Any) -> tuple[int, dict[str, str], bytes]:
+        with self.lock:
+            body = self.article_page(aid)
+            modified = self.edited.get(aid, self.articles[aid].published)
+        etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+        out = {"Content-Type": "text/html; charset=utf-8", "ETag": etag, "Last-Modified": format_datetime(
+            modified.astimezone(UTC), usegmt=True)}
+        if headers.get("If-None-Match") == etag:
+            return 304, out, b""
+        since = headers.get("If-Modified-Since")
+        if since and not headers.get("If-None-Match"):
+            try:
+                if parsedate_to_datetime(since) >= modified.replace(microsecond=0):
+                    return 304, out, b""
+            except (TypeError, ValueError):
+                pass
+        return 200, out, body
+
+
+@contextmanager
+def serve(site: DemoSite, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``site`` on ``host`` (a free port unless given); yields the base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            with site.lock:
+                site.requests.append((self.path, self.headers.get("User-Agent", "")))
+            status, headers, body = site.route(self.path, self.headers)
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if status != 304:
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    site.set_base(f"http://{host}:{server.server_address[1]}/")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site.base
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,103 @@
+"""Item pipelines: raw pages from the spiders → records (pure extraction) → the archive.
+
+The items that leave the pipelines are record objects (shared/spec/record.md), so a feed export
+(``scrapy crawl onecms -a site=… -O out.jsonl``) writes records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.logformatter import LogFormatter
+
+from .crawl import db_path
+from .extract import NotAnArticle, extract
+from .sites import crawl_key
+from .store import Archive, RawPage
+from .store.crawlstate import CrawlState
+
+
+class RecordItem(dict):  # type: ignore[type-arg]
+    """A record, carrying the raw page it came from (not part of the record, so not exported)."""
+
+    raw: RawPage
+
+
+def _header(headers: dict[str, list[str]], name: str) -> str | None:
+    for key, values in headers.items():
+        if key.lower() == name.lower() and values:
+            return values[0]
+    return None
+
+
+class ArchivePipeline:
+    """Extracts raw pages and archives the records; keeps the crawl state (re-checks, failures)."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.archive: Archive | None = None
+        self.state: CrawlState | None = None
+        self.key = ""
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ArchivePipeline:
+        if crawler.spidercls.name != "onecms":  # one-off scrapes store through the CLI (or not at all)
+            raise NotConfigured
+        return cls(crawler)
+
+    def open_spider(self, spider: Any = None) -> None:
+        self.archive = Archive(db_path(self.crawler.settings))
+        self.state = CrawlState(self.archive)
+        base = getattr(spider, "base", None)
+        self.key = spider._plan().key if hasattr(spider, "_plan") else (crawl_key(base) if base else "")
+
+    def close_spider(self, spider: Any = None) -> None:
+        if self.archive is not None:
+            self.archive.close()
+
+    def _failed(self, url: str, error: str) -> None:
+        assert self.state is not None
+        self.state.record_failure(url, self.key, error)
+        self.stats.inc_value("newsarchive/failed")
+
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        assert self.archive is not None and self.state is not None
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind == "checked":  # 304: the article is as archived
+            etag, modified = _header(item["headers"], "ETag"), _header(item["headers"], "Last-Modified")
+            self.state.touch(item["url"], item["fetched_at"], etag, modified)
+            self.stats.inc_value("newsarchive/unchanged")
+            raise DropItem("not modified")
+        if kind == "failed":
+            self._failed(item["url"], item["error"])
+            raise DropItem(f"failed: {item['error']}")
+        if kind != "page":
+            return item
+        fetched = datetime.fromisoformat(item["fetched_at"].replace("Z", "+00:00"))
+        try:
+            record = extract(item["body"], item["url"], headers=item["headers"], fetched_at=fetched)
+        except NotAnArticle as exc:
+            self._failed(item["url"], f"not an article: {exc}")
+            raise DropItem(f"not an article: {item['url']}") from exc
+        raw = RawPage(item["url"], item["body"], item["status"], item["headers"], item["fetched_at"])
+        result = self.archive.save(record, raw)
+        headers = item["headers"]
+        self.state.set_validators(result.id, _header(headers, "ETag"), _header(headers, "Last-Modified"))
+        for url in {item["url"], item.get("request_url") or item["url"], record["url"]}:
+            self.state.clear_failure(url)
+        self.stats.inc_value(f"newsarchive/{result.status}")
+        out = RecordItem(record)
+        out.raw = raw
+        return out
+
+
+class QuietDrops(LogFormatter):
+    """Dropped items (304s, failures) are bookkeeping, not warnings."""
+
+    def dropped(self, item: Any, exception: BaseException, response: Any, spider: Any = None) -> dict[str, Any]:
+        entry = super().dropped(item, exception, response, spider)
+        entry["level"] = 10  # DEBUG
+        entry["args"] = {"exception": exception, "item": {k: v for k, v in item.items() if k != "body"}}
+        return entry

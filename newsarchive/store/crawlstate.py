@@ -1,0 +1,154 @@
+"""What crawls need from the archive: known URLs, revisit schedule, run records, failures.
+
+Kept beside the article store (same database, same connection), apart from it in code."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..dates import utc_now
+from . import Archive
+
+DEFAULT_SCHEDULE = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24), timedelta(days=7))
+
+
+class CrawlState:
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self.conn = archive.conn
+
+    # -- known articles ----------------------------------------------------------------------------
+
+    def known_urls(self, site: str) -> set[str]:
+        rows = self.conn.execute(
+            "SELECT url FROM articles WHERE site = ? UNION "
+            "SELECT u.url FROM url_aliases u JOIN articles a ON a.id = u.article WHERE a.site = ?",
+            (site, site),
+        )
+        return {r[0] for r in rows}
+
+    def known_ids(self, site: str) -> set[str]:
+        rows = self.conn.execute(
+            "SELECT article_id FROM articles WHERE site = ? AND article_id IS NOT NULL AND extractor = 'onecms'",
+            (site,),
+        )
+        return {r[0] for r in rows}
+
+    def newest_published(self, site: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT published_at FROM articles WHERE site = ? AND published_at IS NOT NULL"
+            " ORDER BY julianday(published_at) DESC LIMIT 1",
+            (site,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def due_for_revisit(
+        self, site: str, schedule: Iterable[timedelta] = DEFAULT_SCHEDULE, now: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Articles whose next re-check after publication has come: a check is due at each step of
+        ``schedule`` after ``published_at`` that the last check came before."""
+        now = now or datetime.now(UTC)
+        steps = sorted(schedule)
+        if not steps:
+            return []
+        oldest = (now - steps[-1] - timedelta(days=1)).isoformat()
+        out = []
+        for url, published, checked, etag, modified in self.conn.execute(
+            "SELECT url, published_at, last_checked, etag, last_modified FROM articles"
+            " WHERE site = ? AND julianday(published_at) >= julianday(?)",
+            (site, oldest),
+        ):
+            pub = datetime.fromisoformat(published)
+            last = datetime.fromisoformat(checked.replace("Z", "+00:00"))
+            if any(pub + step <= now and last < pub + step for step in steps):
+                out.append({"url": url, "etag": etag, "last_modified": modified})
+        return out
+
+    def articles_since(self, site: str, floor: datetime | None) -> list[dict[str, Any]]:
+        """Every archived article of a site published since ``floor`` (all when None)."""
+        rows = self.conn.execute(
+            "SELECT url, etag, last_modified FROM articles WHERE site = ?"
+            " AND (? IS NULL OR julianday(published_at) >= julianday(?))",
+            (site, floor.isoformat() if floor else None, floor.isoformat() if floor else None),
+        )
+        return [{"url": u, "etag": e, "last_modified": m} for u, e, m in rows]
+
+    def touch(self, url: str, fetched_at: str, etag: str | None = None, last_modified: str | None = None) -> bool:
+        """A re-check that found the article unchanged (HTTP 304): only ``last_checked`` moves."""
+        article = self.archive.resolve(url)
+        if article is None:
+            return False
+        self.conn.execute(
+            "UPDATE articles SET last_checked = max(last_checked, ?), etag = coalesce(?, etag),"
+            " last_modified = coalesce(?, last_modified) WHERE id = ?",
+            (fetched_at, etag, last_modified, article),
+        )
+        return True
+
+    def set_validators(self, article: int, etag: str | None, last_modified: str | None) -> None:
+        self.conn.execute(
+            "UPDATE articles SET etag = ?, last_modified = ? WHERE id = ?", (etag, last_modified, article)
+        )
+
+    # -- failures: a failed article is retried by a later run, not forgotten ---------------------------
+
+    def record_failure(self, url: str, site: str, error: str) -> None:
+        now = utc_now()
+        self.conn.execute(
+            "INSERT INTO failures(url, site, first_failed, last_failed, attempts, error) VALUES (?, ?, ?, ?, 1, ?)"
+            " ON CONFLICT(url) DO UPDATE SET last_failed = excluded.last_failed, attempts = attempts + 1,"
+            " error = excluded.error",
+            (url, site, now, now, error[:500]),
+        )
+
+    def clear_failure(self, url: str) -> None:
+        self.conn.execute("DELETE FROM failures WHERE url = ?", (url,))
+
+    def failures(self, site: str, max_attempts: int = 10) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT url FROM failures WHERE site = ? AND attempts < ? ORDER BY last_failed", (site, max_attempts)
+        )
+        return [r[0] for r in rows]
+
+    # -- runs ----------------------------------------------------------------------------------------
+
+    def start_run(self, key: str, base: str, since_bound: str | None, pid: int) -> int:
+        # the lock is held: any unfinished run of this site was killed
+        self.conn.execute(
+            "UPDATE runs SET outcome = 'interrupted' WHERE site = ? AND finished_at IS NULL AND outcome IS NULL", (key,)
+        )
+        cur = self.conn.execute(
+            "INSERT INTO runs(site, base_url, started_at, since_bound, pid) VALUES (?, ?, ?, ?, ?)",
+            (key, base, utc_now(), since_bound, pid),
+        )
+        return int(cur.lastrowid)
+
+    def interrupted_run(self, key: str) -> dict[str, Any] | None:
+        """The last run of a site if it never finished (killed): the next run resumes its window."""
+        row = self.conn.execute(
+            "SELECT id, since_bound, outcome, finished_at FROM runs WHERE site = ? ORDER BY id DESC LIMIT 1", (key,)
+        ).fetchone()
+        # killed (never finished) or stopped by a signal: its window was not walked to the end
+        if row and (row[2] is None or row[2] == "interrupted"):
+            return {"id": row[0], "since_bound": row[1]}
+        return None
+
+    def set_bound(self, run: int, since_bound: str) -> None:
+        self.conn.execute("UPDATE runs SET since_bound = ? WHERE id = ?", (since_bound, run))
+
+    def finish_run(self, run: int, outcome: str, counts: dict[str, int], errors: list[str]) -> None:
+        self.conn.execute(
+            "UPDATE runs SET finished_at = ?, outcome = ?, pages_fetched = ?, articles_new = ?, articles_revised = ?,"
+            " articles_unchanged = ?, articles_failed = ?, errors = ? WHERE id = ?",
+            (utc_now(), outcome, counts.get("pages", 0), counts.get("new", 0), counts.get("revised", 0),
+             counts.get("unchanged", 0), counts.get("failed", 0), json.dumps(errors[:50], ensure_ascii=False), run),
+        )
+
+    def runs(self, limit: int = 20, site: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM runs" + (" WHERE site = ?" if site else "") + " ORDER BY id DESC LIMIT ?"
+        cur = self.conn.execute(sql, (site, limit) if site else (limit,))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]

@@ -1,0 +1,364 @@
+"""The OneCMS spider: discovers a site's articles through every surface it offers and fetches them.
+
+``scrapy crawl onecms -a site=SITE_OR_BASE_URL [-a since=DATE] [-a max_articles=N] [-a category=PATH]``
+(or ``newsarchive crawl``). Discovery only: pages are handed on raw, extraction and storage happen
+in the item pipelines. What is already archived comes from the crawl plan (newsarchive.crawl).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response, TextResponse
+from twisted.python.failure import Failure
+
+from newsarchive import dates
+from newsarchive.crawl import CrawlPlan, make_plan
+from newsarchive.urls import article_id, canonical
+
+ARTICLE_PATH = re.compile(r"^/[A-Za-z0-9][A-Za-z0-9_.-]*-\d+\.html?$")
+NOT_ARTICLE = re.compile(r"-ptag\.html?$|-event\d+\.html?$|^/(?:print|an-pham|api|tag|tags|search|tim-kiem)/", re.I)
+CATEGORY_PATH = re.compile(r"^/[a-z0-9][a-z0-9-]*(?:/[a-z0-9][a-z0-9-]*)?/?$")
+NOT_CATEGORY = {"an-pham", "search", "tim-kiem", "lien-he", "gioi-thieu", "rss", "dang-nhap", "dang-ky", "tag",
+                "print", "api", "quang-cao", "toa-soan", "bao-in", "e-paper", "epaper"}
+CHANNEL_ID = re.compile(r"channelId\s*[=:]\s*['\"]?(\d+)")
+LOADMORE_TYPE = re.compile(r"loadmore_params[^}]*?type\s*:\s*['\"](\w+)['\"]")
+API_ATTR = re.compile(r"/?api/getMoreArticle/(\w+?)_(\w+?)_(\d+)_(\d+)_(\d+)")
+DAILY_SITEMAP = re.compile(r"sitemap-article-(\d{4}-\d{2}-\d{2})\.xml$")
+SITEMAP_NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+
+
+def is_article_url(url: str) -> bool:
+    path = urlsplit(url).path
+    return bool(ARTICLE_PATH.match(path)) and not NOT_ARTICLE.search(path)
+
+
+class OneCMSSpider(scrapy.Spider):
+    name = "onecms"
+
+    def __init__(
+        self,
+        site: str = "",
+        since: str | None = None,
+        max_articles: str | int | None = None,
+        category: str | None = None,
+        recheck: str | bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not site:
+            raise ValueError("the onecms spider needs -a site=SITE_OR_BASE_URL")
+        self.site_arg = site
+        self.since_arg = since
+        self.max_articles = int(max_articles) if max_articles not in (None, "", "0") else None
+        self.category = "/" + category.strip("/") if category else None
+        self.recheck = recheck in (True, "1", "true", "yes")
+        self.plan: CrawlPlan | None = None
+        self.scheduled = 0  # article requests made
+        self.newest_seen: datetime | None = None
+
+    # -- plan and start ------------------------------------------------------------------------------
+
+    def _plan(self) -> CrawlPlan:
+        if self.plan is None:
+            self.plan = make_plan(self.crawler.settings, self.site_arg, self.since_arg, self.recheck)
+        return self.plan
+
+    @property
+    def base(self) -> str:
+        return self._plan().base
+
+    async def start(self) -> AsyncIterator[Any]:
+        plan = self._plan()
+        if self.crawler.stats.get_value("newsarchive/lock_held"):
+            return
+        for item in plan.revisits:
+            headers = {}
+            if item.get("etag"):
+                headers["If-None-Match"] = item["etag"]
+            if item.get("last_modified"):
+                headers["If-Modified-Since"] = item["last_modified"]
+            yield Request(item["url"], callback=self.parse_article, errback=self.article_failed, headers=headers,
+                          meta={"revisit": True, "handle_httpstatus_list": [304]}, priority=5, dont_filter=True)
+        for url in plan.failures:
+            yield self.article_request(url, priority=4)
+        if self.category:
+            yield Request(urljoin(self.base, self.category.lstrip("/")), callback=self.parse_listing, priority=10)
+            yield Request(urljoin(self.base, "rss/" + self.category.strip("/")), callback=self.parse_rss, priority=10)
+            return
+        # The home page first: its items are the site's newest, which fixes the window of a crawl
+        # of an empty archive before any older listing is judged.
+        yield Request(self.base, callback=self.parse_home, errback=self.home_failed, priority=10)
+
+    def site_surfaces(self) -> Iterator[Request]:
+        yield Request(urljoin(self.base, "tin-moi-nhat"), callback=self.parse_listing, priority=10)
+        yield Request(urljoin(self.base, "rss/trang-chu"), callback=self.parse_rss, priority=10)
+        yield Request(urljoin(self.base, "sitemap.xml"), callback=self.parse_sitemap_index, priority=8)
+
+    def parse_home(self, response: Response) -> Iterator[Any]:
+        yield from self.parse_listing(response)
+        if isinstance(response, TextResponse):
+            yield from self.follow_categories(response)
+        yield from self.site_surfaces()
+
+    def home_failed(self, failure: Failure) -> Iterator[Request]:
+        yield from self.site_surfaces()
+
+    # -- bounds ----------------------------------------------------------------------------------------
+
+    def floor(self) -> datetime | None:
+        """The oldest publication time this run reaches back to."""
+        plan = self._plan()
+        if plan.floor is not None:
+            return plan.floor
+        if self.newest_seen is not None:  # empty archive: a default window before the newest article
+            return self.newest_seen - plan.window
+        return None
+
+    def seen_time(self, when: datetime | None) -> None:
+        if when is not None and (self.newest_seen is None or when > self.newest_seen):
+            self.newest_seen = when
+            if self._plan().floor is None:
+                self.crawler.stats.set_value("newsarchive/since_bound", (when - self._plan().window).isoformat())
+
+    def consider(self, url: str, when: datetime | None) -> tuple[Request | None, bool]:
+        """An article URL found in a listing stream (newest first): (request or None, stop the stream)."""
+        plan = self._plan()
+        self.seen_time(when)
+        floor = self.floor()
+        if when is not None and floor is not None and when < floor:
+            return None, True
+        if self.known(url):
+            return None, plan.stop_at_known
+        if self.max_articles is not None and self.scheduled >= self.max_articles:
+            return None, True
+        return self.article_request(url), False
+
+    def known(self, url: str) -> bool:
+        plan = self._plan()
+        if canonical(url) in plan.known_urls:
+            return True
+        aid = article_id(url)
+        return aid is not None and aid in plan.known_ids
+
+    def same_site(self, url: str) -> bool:
+        # a crawl never follows links to other hosts (ports included)
+        return urlsplit(url).netloc.lower() == urlsplit(self.base).netloc.lower()
+
+    def article_request(self, url: str, priority: int = 0) -> Request:
+        self.scheduled += 1
+        return Request(canonical(url), callback=self.parse_article, errback=self.article_failed, priority=priority)
+
+    # -- listings: home, categories, "latest", and the load-more API ----------------------------------
+
+    def parse_listing(self, response: Response) -> Iterator[Any]:
+        if not isinstance(response, TextResponse):
+            return
+        for href in response.css('link[rel="alternate"][type*="rss"]::attr(href)').getall():
+            url = response.urljoin(href)
+            if self.same_site(url):
+                yield Request(url, callback=self.parse_rss, priority=9)
+        items = response.css("ul.onecms__loading li[pid], ul.onecms_loading li[pid], ul.loadAjax li[pid]")
+        stopped, last_pid = False, None
+        pending: list[str] = []
+        listed = {response.urljoin(h) for h in items.css("a::attr(href)").getall()}
+        for li in items:
+            href = next((h for h in li.css("a::attr(href)").getall() if is_article_url(response.urljoin(h))), None)
+            if not href:
+                continue
+            url = response.urljoin(href)
+            last_pid = li.attrib.get("pid")
+            if not self.same_site(url):
+                continue
+            when = dates.parse_visible(li.css(".b-grid__time::text").get() or "")
+            if not when and self.floor() is not None:
+                # a featured card carries no time: it is newer than the next item, so that item
+                # decides whether it is inside the window
+                pending.append(url)
+                continue
+            request, stop = self.consider(url, datetime.fromisoformat(when) if when else None)
+            if not stop or request:
+                for held in pending:
+                    held_request, _ = self.consider(held, None)
+                    if held_request:
+                        yield held_request
+            pending = []
+            if request:
+                yield request
+            if stop:
+                stopped = True
+                break
+        for held in pending:  # nothing dated after them: they cannot be judged, so they are fetched
+            held_request, _ = self.consider(held, None)
+            if held_request:
+                yield held_request
+        yield from self.other_article_links(response, exclude=listed)
+        if not stopped and last_pid:
+            api = self.load_more_url(response, last_pid)
+            if api:
+                yield Request(api, callback=self.parse_api, priority=7, meta={"api_template": api})
+
+    def follow_categories(self, response: TextResponse) -> Iterator[Request]:
+        hrefs = response.css(".c-menu a::attr(href), nav a::attr(href), .l-nav a::attr(href), header a::attr(href)")
+        seen = set()
+        for href in hrefs.getall():
+            url = response.urljoin(href)
+            path = urlsplit(url).path
+            if not self.same_site(url) or not CATEGORY_PATH.match(path) or path in ("/", ""):
+                continue
+            if path.strip("/").split("/")[0] in NOT_CATEGORY or url in seen:
+                continue
+            seen.add(url)
+            yield Request(url, callback=self.parse_listing, priority=9)
+
+    def other_article_links(self, response: TextResponse, exclude: set[str] = frozenset()) -> Iterator[Request]:  # type: ignore[assignment]
+        """Article links elsewhere on a page (featured boxes, related boxes): fetched when new.
+        They carry no date, so the listing items (which do) are left to their own stream; a run bound
+        to one category follows none (their category is unknown)."""
+        if self.category:
+            return
+        for href in response.css("a::attr(href)").getall():
+            url = response.urljoin(href.strip())
+            if url in exclude:
+                continue
+            if url.startswith(("http://", "https://")) and self.same_site(url) and is_article_url(url):
+                if not self.known(url) and (self.max_articles is None or self.scheduled < self.max_articles):
+                    yield self.article_request(url, priority=-1)
+
+    def load_more_url(self, response: TextResponse, last_pid: str) -> str | None:
+        text = response.text
+        attr = response.css("[data-api-url*=getMoreArticle]::attr(data-api-url)").get()
+        if attr:
+            m = API_ATTR.search(attr)
+            if m:
+                kind, keyword, _, channel, event = m.groups()
+                return urljoin(self.base, f"api/getMoreArticle/{kind}_{keyword}_{last_pid}_{channel}_{event}")
+        m = CHANNEL_ID.search(text)
+        if not m:
+            return None
+        found = LOADMORE_TYPE.search(text)
+        kind = found.group(1) if found else "channel"
+        return urljoin(self.base, f"api/getMoreArticle/{kind}_empty_{last_pid}_{m.group(1)}_0")
+
+    def parse_api(self, response: Response) -> Iterator[Any]:
+        try:
+            data = json.loads(response.text)
+        except (ValueError, AttributeError):
+            return
+        if not isinstance(data, list) or not data:
+            return  # an empty array is the end
+        last_pid = None
+        for item in data:
+            if not isinstance(item, dict):
+                continue
+            url = item.get("LinktoMe2") or item.get("LinkToMe") or item.get("Url") or item.get("FriendlyTitle")
+            last_pid = item.get("PublisherId") or item.get("Id") or last_pid
+            if not isinstance(url, str):
+                continue
+            url = response.urljoin(url)
+            if not self.same_site(url) or not is_article_url(url):
+                continue
+            raw = item.get("Time_ddMMyyyyHHmm") or item.get("TimeX") or ""
+            when = dates.parse_visible(raw) or dates.parse_iso(item.get("Time_yyyyMMddHHmmss") or "")
+            request, stop = self.consider(url, datetime.fromisoformat(when) if when else None)
+            if request:
+                yield request
+            if stop:
+                return
+        if last_pid is not None:
+            template = response.meta["api_template"]
+            next_url = re.sub(r"_(\d+)_(\d+)_(\d+)$", lambda m: f"_{last_pid}_{m.group(2)}_{m.group(3)}", template)
+            yield Request(next_url, callback=self.parse_api, priority=7, meta={"api_template": next_url})
+
+    # -- RSS and sitemaps ------------------------------------------------------------------------------
+
+    def parse_rss(self, response: Response) -> Iterator[Any]:
+        if not isinstance(response, TextResponse):
+            return
+        response.selector.remove_namespaces()
+        for item in response.xpath("//item"):
+            link = (item.xpath("link/text()").get() or item.xpath("guid/text()").get() or "").strip()
+            if not link:
+                continue
+            url = response.urljoin(link)
+            if not self.same_site(url) or not is_article_url(url):
+                continue
+            when = dates.parse_rfc822(item.xpath("pubDate/text()").get() or "")
+            request, stop = self.consider(url, datetime.fromisoformat(when) if when else None)
+            if request:
+                yield request
+            if stop:
+                return
+
+    def parse_sitemap_index(self, response: Response) -> Iterator[Any]:
+        if not isinstance(response, TextResponse):
+            return
+        response.selector.remove_namespaces()
+        locs = [loc.strip() for loc in response.xpath("//sitemap/loc/text()").getall()]
+        daily = []
+        for loc in locs:
+            m = DAILY_SITEMAP.search(loc)
+            if m:
+                daily.append((m.group(1), loc))
+        daily.sort(reverse=True)  # newest day first
+        for day, loc in daily:
+            url = response.urljoin(loc)
+            if not self.same_site(url):
+                continue
+            yield Request(url, callback=self.parse_sitemap_day, priority=6, meta={"day": day})
+            floor = self.sitemap_floor()
+            if floor is not None and day < floor.date().isoformat():
+                break  # this file reaches below the bound: older days are out of the window
+
+    def sitemap_floor(self) -> datetime | None:
+        plan = self._plan()
+        if plan.stop_at_known and plan.newest_archived is not None:
+            return plan.newest_archived - timedelta(days=1)
+        return self.floor()
+
+    def parse_sitemap_day(self, response: Response) -> Iterator[Any]:
+        if not isinstance(response, TextResponse):
+            return
+        response.selector.remove_namespaces()
+        for node in response.xpath("//url"):
+            loc = (node.xpath("loc/text()").get() or "").strip()
+            url = response.urljoin(loc)
+            if not loc or not self.same_site(url) or not is_article_url(url):
+                continue
+            lastmod = dates.parse_iso(node.xpath("lastmod/text()").get() or "")
+            when = datetime.fromisoformat(lastmod) - timedelta(seconds=1) if lastmod else None  # lastmod = +1 s
+            request, stop = self.consider(url, when)
+            if request:
+                yield request
+            if stop and not self._plan().stop_at_known:
+                return
+
+    # -- articles ------------------------------------------------------------------------------------
+
+    def parse_article(self, response: Response) -> Iterator[dict[str, Any]]:
+        headers = {k.decode("latin-1"): [v.decode("latin-1") for v in vs] for k, vs in response.headers.items()}
+        if response.status == 304:
+            yield {"type": "checked", "url": response.url, "headers": headers, "fetched_at": dates.utc_now()}
+            return
+        yield {"type": "page", "url": response.url, "request_url": response.request.url if response.request else None,
+               "status": response.status, "headers": headers, "body": response.body, "fetched_at": dates.utc_now(),
+               "revisit": bool(response.meta.get("revisit"))}
+        if isinstance(response, TextResponse) and not self._plan().stop_at_known:
+            # backfills and resumed runs follow article links found in articles
+            yield from self.other_article_links(response)
+
+    def article_failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
+        request = failure.request  # type: ignore[attr-defined]
+        value = failure.value
+        if isinstance(value, IgnoreRequest) and not getattr(value, "response", None):
+            return  # robots.txt said no: a policy, not a failure to retry
+        response = getattr(value, "response", None)
+        message = f"HTTP {response.status}" if response is not None else (str(value) or type(value).__name__)
+        yield {"type": "failed", "url": request.url, "error": message, "fetched_at": dates.utc_now()}
