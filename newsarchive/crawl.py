@@ -306,7 +306,7 @@ def every(site: str, db: Path, interval: timedelta, args: dict[str, Any]) -> int
     def on_signal(signum: int, frame: Any) -> None:
         stop["flag"] = True
         if child["proc"] is not None and child["proc"].poll() is None:
-            child["proc"].send_signal(signal.SIGINT)
+            child["proc"].send_signal(signal.SIGTERM)  # a child still starting just dies (as after kill -9)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
+from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 from scrapy.utils.misc import build_from_crawler
 
@@ -60,3 +63,100 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
             super().process_request_2(rp, request)
         except IgnoreRequest as exc:
             raise IgnoreRequest(ROBOTS_DENIED) from exc
+
+
+def _slot(crawler: Any, request: Any) -> tuple[str, Any]:
+    downloader = crawler.engine.downloader
+    key = request.meta.get("download_slot") or downloader.get_slot_key(request)
+    return key, downloader.slots.get(key)
+
+
+def min_delays(crawler: Any) -> dict[str, float]:
+    """Per download slot, the least delay a site asked for (robots.txt Crawl-delay)."""
+    if not hasattr(crawler, "_newsarchive_min_delays"):
+        crawler._newsarchive_min_delays = {}
+    return crawler._newsarchive_min_delays
+
+
+class CrawlDelayMixin:
+    """robots.txt ``Crawl-delay`` becomes the least delay of the site's download slot (Scrapy
+    itself ignores it)."""
+
+    crawler: Any
+
+    def apply_crawl_delay(self, rp: Any, request: Any) -> None:
+        try:
+            delay = rp.crawl_delay(self._robotstxt_useragent or self._default_useragent)  # type: ignore[attr-defined]
+        except Exception:  # a parser without crawl-delay support
+            delay = None
+        if not delay:
+            return
+        key, slot = _slot(self.crawler, request)
+        min_delays(self.crawler)[key] = float(delay)
+        # no random jitter below the floor the site asked for
+        self.crawler.engine.downloader.per_slot_settings.setdefault(key, {}).update(delay=float(delay), jitter=0)
+        if slot is not None:
+            slot.jitter = 0
+            slot.delay = max(slot.delay, float(delay))
+
+
+class PoliteRobotsTxtMiddleware(CrawlDelayMixin, StrictRobotsTxtMiddleware):
+    def process_request_2(self, rp: Any, request: Any) -> None:
+        super().process_request_2(rp, request)
+        if rp is not None and not isinstance(rp, _DenyAll):
+            self.apply_crawl_delay(rp, request)
+
+
+def retry_after_seconds(value: bytes | str | None) -> float | None:
+    """``Retry-After``: delta seconds or an HTTP date."""
+    if not value:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        from email.utils import parsedate_to_datetime
+
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    from datetime import UTC, datetime
+
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class RetryAfterMiddleware(RetryMiddleware):
+    """Retries with backoff, and ``Retry-After`` honoured on 429 and 503: the site's download slot
+    pauses for that long before anything else is sent to it (the retry included). A wait longer
+    than ``NEWSARCHIVE_MAX_RETRY_AFTER`` (120 s) gives up for this run: the next run retries."""
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.max_wait = settings.getfloat("NEWSARCHIVE_MAX_RETRY_AFTER", 120.0)
+
+    def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
+        if response.status in (429, 503) and not request.meta.get("dont_retry", False):
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            if wait is not None:
+                if wait > self.max_wait:
+                    return response
+                key, slot = _slot(self.crawler, request)
+                if slot is not None:
+                    # the downloader only waits on slots with a delay: give it one, then push the
+                    # slot's last request time into the future
+                    slot.delay = max(slot.delay, min_delays(self.crawler).get(key, 0.0), 0.001)
+                    slot.lastseen = max(slot.lastseen, time.monotonic() + wait - slot.delay)
+                self.crawler.stats.inc_value("newsarchive/retry_after")
+        return super().process_response(request, response)
+
+
+class PoliteAutoThrottle(AutoThrottle):
+    """AutoThrottle that never goes below a site's robots.txt Crawl-delay."""
+
+    def _adjust_delay(self, slot: Any, latency: float, response: Any) -> None:
+        super()._adjust_delay(slot, latency, response)
+        slots = self.crawler.engine.downloader.slots
+        for key, floor in min_delays(self.crawler).items():
+            if slots.get(key) is slot and slot.delay < floor:
+                slot.delay = floor

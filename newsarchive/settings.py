@@ -15,7 +15,10 @@ ROBOTSTXT_OBEY = True
 DOWNLOADER_MIDDLEWARES = {
     # Scrapy's own allows everything when robots.txt fails; ours disallows (see middlewares.py).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "newsarchive.middlewares.StrictRobotsTxtMiddleware": 100,
+    "newsarchive.middlewares.PoliteRobotsTxtMiddleware": 100,
+    # and it retries at once on 429/503, ignoring Retry-After
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "newsarchive.middlewares.RetryAfterMiddleware": 550,
 }
 
 CONCURRENT_REQUESTS = 16
@@ -41,6 +44,8 @@ LOG_FORMATTER = "newsarchive.pipelines.QuietDrops"
 ITEM_PIPELINES = {"newsarchive.pipelines.ArchivePipeline": 300}
 EXTENSIONS = {
     "newsarchive.crawl.RunRecorder": 500,
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "newsarchive.middlewares.PoliteAutoThrottle": 0,  # AutoThrottle that keeps Crawl-delay
     "scrapy.extensions.logstats.LogStats": None,  # RunRecorder prints our own progress
     "scrapy.extensions.remote_control.RemoteControl": None,  # no listening port on a crawl host
 }
@@ -49,6 +54,7 @@ NEWSARCHIVE_DB = None  # default: $NEWSARCHIVE_DB or data/archive.db
 NEWSARCHIVE_WINDOW = "7d"  # how far an empty archive reaches back before the newest article
 NEWSARCHIVE_REVISIT = "1h,6h,24h,7d"  # re-checks after publication
 NEWSARCHIVE_QUIET = False
+NEWSARCHIVE_MAX_RETRY_AFTER = 120  # seconds; a longer Retry-After defers the page to the next run
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,11 +37,13 @@ class LoopbackSite:
         self.routes = routes
         self.requests: list[str] = []
         self.user_agents: list[str] = []
+        self.times: list[float] = []
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 site.requests.append(self.path)
+                site.times.append(time.monotonic())
                 site.user_agents.append(self.headers.get("User-Agent", ""))
                 route = site.routes.get(self.path) or site.routes.get(self.path.split("?")[0])
                 if route is None:

@@ -184,3 +184,50 @@ def test_max_articles_and_category_bound_a_run(demo: DemoSite, tmp_path: Path) -
     assert crawl(demo, db2, "--since", "2020-01-01", "--category", "xa-hoi/y-te").returncode == 0
     sections = {r["section"] for r in stored(db2).values()}
     assert sections == {"Y tế"}
+
+
+def test_every_loops_until_sigterm(demo: DemoSite, tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    proc = subprocess.Popen([sys.executable, "-m", "newsarchive.cli", "crawl", demo.base, "--db", str(db), "-q",
+                             "--every", "1s", *FAST], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 90
+        runs: list = []
+        while time.monotonic() < deadline and len(runs) < 2:
+            time.sleep(0.5)
+            out = run_cli("runs", "--db", str(db), "--json")
+            runs = [r for r in json.loads(out.stdout or "[]") if r["finished_at"]] if out.returncode == 0 else []
+        assert len(runs) >= 2
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_progress_line_on_a_terminal_and_plain_lines_otherwise(demo: DemoSite, tmp_path: Path) -> None:
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "newsarchive.cli", "crawl", demo.base, "--db", str(tmp_path / "t.db"),
+                             "--since", "2020-01-01", "-s", "DOWNLOAD_DELAY=0.02", "-s", "AUTOTHROTTLE_ENABLED=False"],
+                            cwd=tmp_path, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(master)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0
+    assert "\rpages " in screen and "new 60" in screen
+    plain = run_cli("crawl", demo.base, "--db", str(tmp_path / "p.db"), "--since", "2020-01-01", *FAST)
+    assert plain.returncode == 0 and "\r" not in plain.stderr and "\x1b" not in plain.stderr
+    assert "60 new" in plain.stderr and plain.stdout == ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,6 +101,8 @@ class DemoSite:
         self.base = "http://127.0.0.1/"
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []  # (path with query, user agent)
+        self.times: list[float] = []  # monotonic time of each request
+        self.robots_extra = ""  # e.g. "Crawl-delay: 1\n"
         self.articles: dict[int, DemoArticle] = {}
         self.order: list[int] = []  # newest first
         self.category_of: dict[int, Category] = {}
@@ -283,7 +286,8 @@ WebControl.loadmore_params = () => ({{ type: 'channel', channelId: {channel_id} 
         xml = {"Content-Type": "application/xml; charset=utf-8"}
         clean = unquote(urlsplit(path).path)
         if clean == "/robots.txt":
-            return 200, {"Content-Type": "text/plain"}, (ROBOTS + f"Sitemap: {self.base}sitemap.xml\n").encode()
+            robots = ROBOTS + self.robots_extra + f"Sitemap: {self.base}sitemap.xml\n"
+            return 200, {"Content-Type": "text/plain"}, robots.encode()
         if clean in ("/", ""):
             return 200, html, self.home_page()
         if clean == "/tin-moi-nhat":
@@ -354,6 +358,7 @@ def serve(site: DemoSite, host: str = "127.0.0.1", port: int = 0) -> Iterator[st
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             with site.lock:
                 site.requests.append((self.path, self.headers.get("User-Agent", "")))
+                site.times.append(time.monotonic())
             status, headers, body = site.route(self.path, self.headers)
             self.send_response(status)
             for k, v in headers.items():
