@@ -62,6 +62,7 @@ class OneCMSSpider(scrapy.Spider):
         self.recheck = recheck in (True, "1", "true", "yes")
         self.plan: CrawlPlan | None = None
         self.scheduled = 0  # article requests made
+        self.requested: set[str] = set()  # article URLs already requested (cheaper than the dupefilter)
         self.newest_seen: datetime | None = None
 
     # -- plan and start ------------------------------------------------------------------------------
@@ -137,6 +138,8 @@ class OneCMSSpider(scrapy.Spider):
             return None, True
         if self.known(url):
             return None, plan.stop_at_known
+        if canonical(url) in self.requested:
+            return None, False
         if self.max_articles is not None and self.scheduled >= self.max_articles:
             return None, True
         return self.article_request(url), False
@@ -153,8 +156,10 @@ class OneCMSSpider(scrapy.Spider):
         return urlsplit(url).netloc.lower() == urlsplit(self.base).netloc.lower()
 
     def article_request(self, url: str, priority: int = 0) -> Request:
+        url = canonical(url)
         self.scheduled += 1
-        return Request(canonical(url), callback=self.parse_article, errback=self.article_failed, priority=priority)
+        self.requested.add(url)
+        return Request(url, callback=self.parse_article, errback=self.article_failed, priority=priority)
 
     # -- listings: home, categories, "latest", and the load-more API ----------------------------------
 
@@ -229,7 +234,9 @@ class OneCMSSpider(scrapy.Spider):
             if url in exclude:
                 continue
             if url.startswith(("http://", "https://")) and self.same_site(url) and is_article_url(url):
-                if not self.known(url) and (self.max_articles is None or self.scheduled < self.max_articles):
+                if canonical(url) in self.requested or self.known(url):
+                    continue
+                if self.max_articles is None or self.scheduled < self.max_articles:
                     yield self.article_request(url, priority=-1)
 
     def load_more_url(self, response: TextResponse, last_pid: str) -> str | None:
