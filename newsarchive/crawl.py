@@ -223,7 +223,8 @@ class RunRecorder:
         if reason in ("shutdown", "lock_held"):
             return "interrupted" if reason == "shutdown" else reason
         denied = int(self.stats.get_value("robotstxt/forbidden", 0) or 0)
-        if c["pages"] == 0 or (c["new"] + c["revised"] + c["unchanged"] == 0 and c["failed"] > 0):
+        robots = int(self.stats.get_value("robotstxt/response_count", 0) or 0)
+        if c["pages"] - robots <= 0:  # nothing but robots.txt was fetched
             return "robots_denied" if denied else "failed"
         if c["failed"] or self.errors:
             return "partial"

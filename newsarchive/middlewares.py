@@ -36,6 +36,9 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
     A 4xx robots.txt means there is none, so everything is allowed (RFC 9309)."""
 
     async def _parse_robots(self, response: Response, netloc: str, request: Any) -> None:
+        if response.status >= 400:  # (the parent counts the others)
+            self._stats.inc_value("robotstxt/response_count")
+            self._stats.inc_value(f"robotstxt/response_status_count/{response.status}")
         if response.status >= 500:
             self._set(netloc, _DenyAll(f"HTTP {response.status}", network=False))
             return

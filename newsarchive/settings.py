@@ -36,6 +36,7 @@ RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 REDIRECT_MAX_TIMES = 10
+RETRY_GIVE_UP_LOG_LEVEL = "INFO"  # a page given up on is recorded in the run and retried next run
 
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False

@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 
 from newsarchive import dates
 from newsarchive.crawl import CrawlPlan, make_plan
+from newsarchive.middlewares import ROBOTS_DENIED, ROBOTS_UNAVAILABLE
 from newsarchive.urls import article_id, canonical
 
 ARTICLE_PATH = re.compile(r"^/[A-Za-z0-9][A-Za-z0-9_.-]*-\d+\.html?$")
@@ -159,7 +160,10 @@ class OneCMSSpider(scrapy.Spider):
         url = canonical(url)
         self.scheduled += 1
         self.requested.add(url)
-        return Request(url, callback=self.parse_article, errback=self.article_failed, priority=priority)
+        # dont_filter: duplicates are kept out by self.requested; the dupefilter would silently drop
+        # a redirect back to the same URL, and the article would be neither archived nor failed
+        return Request(url, callback=self.parse_article, errback=self.article_failed, priority=priority,
+                       dont_filter=True)
 
     # -- listings: home, categories, "latest", and the load-more API ----------------------------------
 
@@ -364,7 +368,7 @@ class OneCMSSpider(scrapy.Spider):
     def article_failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
         request = failure.request  # type: ignore[attr-defined]
         value = failure.value
-        if isinstance(value, IgnoreRequest) and not getattr(value, "response", None):
+        if isinstance(value, IgnoreRequest) and str(value).startswith((ROBOTS_DENIED, ROBOTS_UNAVAILABLE)):
             return  # robots.txt said no: a policy, not a failure to retry
         response = getattr(value, "response", None)
         message = f"HTTP {response.status}" if response is not None else (str(value) or type(value).__name__)

@@ -231,3 +231,73 @@ def test_progress_line_on_a_terminal_and_plain_lines_otherwise(demo: DemoSite, t
     plain = run_cli("crawl", demo.base, "--db", str(tmp_path / "p.db"), "--since", "2020-01-01", *FAST)
     assert plain.returncode == 0 and "\r" not in plain.stderr and "\x1b" not in plain.stderr
     assert "60 new" in plain.stderr and plain.stdout == ""
+
+
+def test_faults_are_recorded_and_retried_by_the_next_run(tmp_path: Path) -> None:
+    site = DemoSite(10)
+    paths = {name: site.add_fault(name) for name in ("503-503-200", "429-then-200", "500", "404", "410",
+                                                       "redirect-loop", "hang", "not-an-article")}
+    db = tmp_path / "a.db"
+    args = ("--since", "2020-01-01", "-s", "DOWNLOAD_TIMEOUT=2", "-s", "RETRY_TIMES=2")
+    with serve(site):
+        started = time.monotonic()
+        out = crawl(site, db, *args)
+        assert time.monotonic() - started < 60
+        assert out.returncode == 5, out.stderr  # partial failure
+        con = sqlite3.connect(db)
+        failed = {row[0].split("/", 3)[3] for row in con.execute("SELECT url FROM failures")}
+        assert failed == {paths[n].lstrip("/") for n in ("500", "404", "410", "redirect-loop", "hang", "not-an-article")}
+        assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 10  # the rest is all there
+        assert site.fault_hits[paths["503-503-200"]] == 3 and site.fault_hits[paths["500"]] == 3
+        assert site.fault_hits[paths["404"]] == 1  # a 404 is not retried within the run
+        before = dict(site.fault_hits)
+        again = crawl(site, db, *args)
+        assert again.returncode == 5
+        for name in ("500", "404", "410"):  # not forgotten: asked again by the next run
+            assert site.fault_hits[paths[name]] > before[paths[name]]
+        attempts = dict(con.execute("SELECT url, attempts FROM failures").fetchall())
+        assert set(attempts.values()) == {2}
+
+
+def test_unreadable_robots_stops_the_crawl_before_any_article(tmp_path: Path) -> None:
+    site = DemoSite(5)
+    with serve(site):
+        original = site.route
+
+        def broken(path, headers):
+            if path.startswith("/robots.txt"):
+                return 500, {"Content-Type": "text/plain"}, b"oops"
+            return original(path, headers)
+
+        site.route = broken  # type: ignore[method-assign]
+        out = crawl(site, tmp_path / "a.db")
+    assert out.returncode == 3, out.stderr
+    assert [p for p in site.fetched() if not p.startswith("/robots.txt")] == []
+
+
+def test_two_sites_side_by_side_into_one_database_while_reading(tmp_path: Path) -> None:
+    a, b = DemoSite(40), DemoSite(40)
+    db = tmp_path / "a.db"
+    with serve(a, host="127.0.0.1"), serve(b, host="127.0.0.2"):
+        procs = [subprocess.Popen([sys.executable, "-m", "newsarchive.cli", "crawl", s.base, "--db", str(db), "-q",
+                                   "--since", "2020-01-01", *FAST], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+                 for s in (a, b)]
+        reads = 0
+        while any(p.poll() is None for p in procs):
+            if db.exists():
+                con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+                try:
+                    con.execute("SELECT count(*) FROM articles WHERE title LIKE '%tuần%'").fetchone()
+                    reads += 1
+                except sqlite3.OperationalError as exc:  # the schema may not exist in the first instant
+                    assert "locked" not in str(exc), exc
+                finally:
+                    con.close()
+            time.sleep(0.01)
+        errors = [p.communicate()[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
+    assert all("locked" not in e for e in errors)
+    con = sqlite3.connect(db)
+    assert dict(con.execute("SELECT site, count(*) FROM articles GROUP BY site").fetchall()) == {
+        "127.0.0.1": 40, "127.0.0.2": 40}
+    assert reads > 10

@@ -65,6 +65,20 @@ _WORDS = ("Hà Nội", "Đà Nẵng", "Điện Biên", "Nghệ An", "Hải Phòn
 ROBOTS = "User-agent: *\nDisallow: /print/\nDisallow: /noi-bo-\nDisallow: /api/getcomment/\n"
 
 
+# Named fault endpoints: what a page of the demo site can do instead of answering.
+FAULTS = {
+    "503-503-200": "503 twice, then the page",
+    "429-then-200": "429 with Retry-After: 1, then the page",
+    "500": "always 500",
+    "404": "404",
+    "410": "410 Gone",
+    "redirect-loop": "a redirect to itself",
+    "redirect-chain": "a chain of 15 redirects",
+    "hang": "accepts the request and never answers",
+    "not-an-article": "200 with a page that is no article",
+}
+
+
 def slugify(text: str) -> str:
     """ASCII slug of a Vietnamese phrase, as OneCMS URLs have them."""
     import unicodedata
@@ -103,6 +117,8 @@ class DemoSite:
         self.requests: list[tuple[str, str]] = []  # (path with query, user agent)
         self.times: list[float] = []  # monotonic time of each request
         self.robots_extra = ""  # e.g. "Crawl-delay: 1\n"
+        self.faults: dict[str, str] = {}  # article-shaped path -> fault name (FAULTS), linked from home
+        self.fault_hits: Counter[str] = Counter()
         self.articles: dict[int, DemoArticle] = {}
         self.order: list[int] = []  # newest first
         self.category_of: dict[int, Category] = {}
@@ -184,6 +200,35 @@ class DemoSite:
             self.whitespace[article_id] += 1
             self.edited[article_id] = datetime.now(VN).replace(microsecond=0)
 
+    def add_fault(self, name: str) -> str:
+        """Link a fault endpoint from the home page; returns its path."""
+        if name not in FAULTS:
+            raise ValueError(f"unknown fault {name!r}: one of {', '.join(FAULTS)}")
+        path = f"/loi-{name}-{990000 + len(self.faults)}.html"
+        self.faults[path] = name
+        return path
+
+    def _fault(self, path: str, headers: Any) -> tuple[int, dict[str, str], bytes]:
+        name = self.faults[path]
+        with self.lock:
+            self.fault_hits[path] += 1
+            hits = self.fault_hits[path]
+        html = {"Content-Type": "text/html; charset=utf-8"}
+        page = self.article_page(self.order[0]) if self.order else b""
+        if name == "503-503-200":
+            return (503, html, b"busy") if hits <= 2 else (200, html, page)
+        if name == "429-then-200":
+            return (429, {**html, "Retry-After": "1"}, b"slow down") if hits == 1 else (200, html, page)
+        if name in ("500", "404", "410"):
+            return int(name), html, b"<html><body>error</body></html>"
+        if name == "redirect-loop":
+            return 302, {"Location": self.base + path.lstrip("/")}, b""
+        if name == "redirect-chain":
+            return 302, {"Location": f"{self.base}{path.lstrip('/')}?hop={hits}"}, b""
+        if name == "hang":
+            time.sleep(3600)
+        return 200, html, "<html><head><title>Trang chủ</title></head><body><p>Không phải bài báo</p></body></html>".encode()
+
     def expected_ids(self) -> list[int]:
         return list(self.order)
 
@@ -232,7 +277,8 @@ WebControl.loadmore_params = () => ({{ type: 'channel', channelId: {channel_id} 
     def home_page(self) -> bytes:
         ids = self.channel(None)[:6]
         items = "".join(self._item_html(aid) for aid in ids)
-        body = f'<ul class="onecms__loading">{items}</ul>'
+        faults = "".join(f'<a href="{self.base}{p.lstrip("/")}">{FAULTS[n]}</a>' for p, n in self.faults.items())
+        body = f'<ul class="onecms__loading">{items}</ul><div class="c-box">{faults}</div>'
         return self._chrome("Báo Demo", body, 0, "trang-chu")
 
     def load_more(self, last_pid: int, channel_id: int) -> bytes:
@@ -285,6 +331,8 @@ WebControl.loadmore_params = () => ({{ type: 'channel', channelId: {channel_id} 
         html = {"Content-Type": "text/html; charset=utf-8"}
         xml = {"Content-Type": "application/xml; charset=utf-8"}
         clean = unquote(urlsplit(path).path)
+        if clean in self.faults:
+            return self._fault(clean, headers)
         if clean == "/robots.txt":
             robots = ROBOTS + self.robots_extra + f"Sitemap: {self.base}sitemap.xml\n"
             return 200, {"Content-Type": "text/plain"}, robots.encode()
