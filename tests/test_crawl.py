@@ -301,3 +301,19 @@ def test_two_sites_side_by_side_into_one_database_while_reading(tmp_path: Path) 
     assert dict(con.execute("SELECT site, count(*) FROM articles GROUP BY site").fetchall()) == {
         "127.0.0.1": 40, "127.0.0.2": 40}
     assert reads > 10
+
+
+def test_scrapy_crawl_onecms_does_the_same_and_feeds_records(demo: DemoSite, tmp_path: Path) -> None:
+    from conftest import ROOT
+
+    db, feed = tmp_path / "a.db", tmp_path / "out.jsonl"
+    out = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "onecms", "-a", f"site={demo.base}",
+                          "-a", "since=2020-01-01", "-s", f"NEWSARCHIVE_DB={db}", "-s", "DOWNLOAD_DELAY=0",
+                          "-s", "AUTOTHROTTLE_ENABLED=False", "-O", str(feed)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert len(stored(db)) == 60
+    records = [json.loads(line) for line in feed.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == 60 and all(list(r) == list(records[0]) for r in records)
+    assert set(records[0]) >= {"url", "title", "body_text", "published_at", "extractor", "fetched_at"}
+    assert json.loads(run_cli("runs", "--db", str(db), "--json").stdout)[0]["outcome"] == "success"
