@@ -225,6 +225,60 @@ def export(db_path: Path | None, fmt: str, since: str | None, until: str | None,
 
 
 @cli.command()
+@click.argument("query")
+@db_option
+@click.option("--site", help="Only this site (host without www.).")
+@click.option("--section", help="Only this section name, e.g. 'Xã hội'.")
+@click.option("--author", help="Only articles credited to this person.")
+@click.option("--since", help="Published at or after (YYYY-MM-DD or ISO 8601).")
+@click.option("--until", help="Published before (YYYY-MM-DD or ISO 8601).")
+@click.option("--limit", type=click.IntRange(min=1, max=10000), default=20, show_default=True)
+@click.option("--sort", type=click.Choice(["relevance", "newest"]), default="relevance", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of hits.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV, one hit per row.")
+def search(query: str, db_path: Path | None, site: str | None, section: str | None, author: str | None,
+           since: str | None, until: str | None, limit: int, sort: str, as_json: bool, as_csv: bool) -> None:
+    """Full-text search of titles, sapos, bodies and captions, with or without diacritics
+    ("dien bien" finds "Điện Biên"). Quoted phrases, AND / OR / NOT and prefix* work; a query typed
+    with diacritics ranks the exact-accent matches first."""
+    from .store import search as fts
+
+    filters = fts.Filters(site, section, author, parse_date_option(since), parse_date_option(until))
+    with open_archive(db_path, readonly=True) as archive:
+        try:
+            q = fts.parse_query(query)
+            ids = fts.search(archive.conn, query, limit=limit, sort=sort, filters=filters)
+        except fts.QueryError as exc:
+            raise Failure(str(exc)) from exc
+        hits = []
+        for article in ids:
+            rec = archive.record(article)
+            if rec is None:
+                continue
+            text = next((t for t in (rec["body_text"], rec["sapo"] or "", rec["title"])
+                         if any(term.rstrip("*") in fts.fold(t) for term in q.terms)), rec["body_text"])
+            hits.append({"id": article, "url": rec["url"], "title": rec["title"], "published_at": rec["published_at"],
+                         "site": rec["site"], "authors": rec["authors"], "section": rec["section"],
+                         "snippet": fts.snippet(text, q.terms)})
+    if as_json:
+        emit_json(hits)
+    elif as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["id", "url", "title", "published_at", "site", "authors", "section", "snippet"])
+        for h in hits:
+            writer.writerow([h["id"], h["url"], h["title"], h["published_at"], h["site"], "; ".join(h["authors"]),
+                             h["section"] or "", h["snippet"]])
+    else:
+        for h in hits:
+            snippet = h["snippet"].replace("<mark>", click.style("", bold=True, reset=False)).replace(
+                "</mark>", click.style("", reset=True)) if sys.stdout.isatty() else h["snippet"]
+            click.echo(f"[{h['id']}] {h['title']}\n  {h['published_at'] or '-'}  {h['site']}  "
+                       f"{', '.join(h['authors']) or '-'}\n  {h['url']}\n  {snippet}\n")
+        if not hits:
+            click.echo("no matches", err=True)
+
+
+@cli.command()
 @click.argument("site", metavar="SITE_OR_BASE_URL")
 @db_option
 @click.option("--since", help="Backfill back to this date (YYYY-MM-DD or ISO 8601); without it, incremental.")
@@ -354,13 +408,12 @@ def demo(db_path: Path | None, articles: int, serve: bool, port: int) -> None:
             "SELECT id, published_at, kind, title FROM article_view ORDER BY published_at DESC LIMIT 8").fetchall()
         for aid, published, kind, title in rows:
             click.echo(f"  [{aid}] {published}  {kind:<8} {title}")
-        hits = archive.conn.execute(
-            "SELECT id, title FROM articles WHERE body_text LIKE ? ORDER BY published_at DESC LIMIT 3",
-            ("%Điện Biên%",)).fetchall()
-        click.echo("sample search for 'Điện Biên':")
-        for aid, title in hits:
-            click.echo(f"  [{aid}] {title}")
-    click.echo("try: newsarchive show 1   newsarchive export --format jsonl   newsarchive runs")
+        from .store import search as fts
+
+        click.echo("sample search, typed without diacritics: newsarchive search 'dien bien' --limit 3")
+        for aid in fts.search(archive.conn, "dien bien", limit=3):
+            click.echo(f"  [{aid}] {archive.record(aid)['title']}")  # type: ignore[index]
+    click.echo("try: newsarchive show 1   newsarchive search 'da nang'   newsarchive export   newsarchive runs")
 
 
 def main() -> None:

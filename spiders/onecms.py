@@ -33,7 +33,9 @@ CHANNEL_ID = re.compile(r"channelId\s*[=:]\s*['\"]?(\d+)")
 LOADMORE_TYPE = re.compile(r"loadmore_params[^}]*?type\s*:\s*['\"](\w+)['\"]")
 API_ATTR = re.compile(r"/?api/getMoreArticle/(\w+?)_(\w+?)_(\d+)_(\d+)_(\d+)")
 DAILY_SITEMAP = re.compile(r"sitemap-article-(\d{4}-\d{2}-\d{2})\.xml$")
-SITEMAP_NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+# Articles go before discovery pages: the scheduler's queue then holds what one listing, API page
+# or sitemap adds, not the whole site (a 50,000-article backfill otherwise queues them all).
+ARTICLE = 20
 
 
 def is_article_url(url: str) -> bool:
@@ -88,9 +90,10 @@ class OneCMSSpider(scrapy.Spider):
             if item.get("last_modified"):
                 headers["If-Modified-Since"] = item["last_modified"]
             yield Request(item["url"], callback=self.parse_article, errback=self.article_failed, headers=headers,
-                          meta={"revisit": True, "handle_httpstatus_list": [304]}, priority=5, dont_filter=True)
+                          meta={"revisit": True, "handle_httpstatus_list": [304]}, priority=ARTICLE + 2,
+                          dont_filter=True)
         for url in plan.failures:
-            yield self.article_request(url, priority=4)
+            yield self.article_request(url, priority=ARTICLE + 1)
         if self.category:
             yield Request(urljoin(self.base, self.category.lstrip("/")), callback=self.parse_listing, priority=10)
             yield Request(urljoin(self.base, "rss/" + self.category.strip("/")), callback=self.parse_rss, priority=10)
@@ -156,7 +159,7 @@ class OneCMSSpider(scrapy.Spider):
         # a crawl never follows links to other hosts (ports included)
         return urlsplit(url).netloc.lower() == urlsplit(self.base).netloc.lower()
 
-    def article_request(self, url: str, priority: int = 0) -> Request:
+    def article_request(self, url: str, priority: int = ARTICLE) -> Request:
         url = canonical(url)
         self.scheduled += 1
         self.requested.add(url)
@@ -241,7 +244,7 @@ class OneCMSSpider(scrapy.Spider):
                 if canonical(url) in self.requested or self.known(url):
                     continue
                 if self.max_articles is None or self.scheduled < self.max_articles:
-                    yield self.article_request(url, priority=-1)
+                    yield self.article_request(url, priority=ARTICLE - 1)
 
     def load_more_url(self, response: TextResponse, last_pid: str) -> str | None:
         text = response.text

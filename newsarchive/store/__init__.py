@@ -21,6 +21,7 @@ import sqlite_utils
 from ..dates import utc_now
 from ..record import content_hash, ordered
 from ..urls import canonical
+from . import search
 from .migrations import migrate
 
 DEFAULT_DB = Path("data") / "archive.db"
@@ -162,6 +163,15 @@ class Archive:
             "fetched_at": record["fetched_at"],
         }
 
+    def _index(self, article: int, record: Mapping[str, Any], fetched: str) -> None:
+        """Index the article under a time-ordered key (unique: bumped on a rare collision)."""
+        first_seen = self.conn.execute("SELECT first_seen FROM articles WHERE id = ?", (article,)).fetchone()[0]
+        key = search.search_key(article, record.get("published_at"), first_seen or fetched)
+        while self.conn.execute("SELECT 1 FROM articles WHERE search_key = ? AND id != ?", (key, article)).fetchone():
+            key += 1 << 20  # one second later: order kept, key unique
+        self.conn.execute("UPDATE articles SET search_key = ? WHERE id = ?", (key, article))
+        search.index(self.conn, key, record)
+
     def _store_page(self, article: int, page: RawPage, fetched_at: str) -> int:
         sha = hashlib.sha256(page.body).hexdigest()
         self.conn.execute(
@@ -196,6 +206,7 @@ class Archive:
                     sql = f"INSERT INTO articles({names}) VALUES ({marks})"
                     article = c.execute(sql, list(cols.values())).lastrowid
                     self._write_children(article, record)
+                    self._index(article, record, fetched)
                     page_id = self._store_page(article, page, fetched) if page else None
                     c.execute(
                         "INSERT INTO revisions(article, revision, reason, fetched_at, content_hash, record, page)"
@@ -212,11 +223,16 @@ class Archive:
                         status = "unchanged"
                     else:
                         count += 1
+                        old = self.record(article)
+                        old_key = c.execute("SELECT search_key FROM articles WHERE id = ?", (article,)).fetchone()[0]
+                        if old is not None and old_key is not None:
+                            search.unindex(c, old_key, old)
                         cols = self._columns(record)
                         cols.update(last_checked=fetched, content_hash=digest, revision_count=count)
                         sets = ", ".join(f"{k} = ?" for k in cols)
                         c.execute(f"UPDATE articles SET {sets} WHERE id = ?", [*cols.values(), article])
                         self._write_children(article, record)
+                        self._index(article, record, fetched)
                         page_id = self._store_page(article, page, fetched) if page else None
                         c.execute(
                             "INSERT INTO revisions(article, revision, reason, fetched_at, content_hash, record, page)"

@@ -176,10 +176,35 @@ def _m003_crawls(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m004_search(conn: sqlite3.Connection) -> None:
+    from .search import index, search_key
+
+    _script(
+        conn,
+        """
+        ALTER TABLE articles ADD COLUMN search_key INTEGER;  -- the search indexes' rowid (time-ordered)
+        CREATE UNIQUE INDEX articles_search_key ON articles(search_key);
+        CREATE VIRTUAL TABLE search_folded USING fts5(
+            title, sapo, body, captions, content='', tokenize='unicode61 remove_diacritics 0');
+        CREATE VIRTUAL TABLE search_exact USING fts5(
+            title, sapo, body, captions, content='', tokenize='unicode61 remove_diacritics 0');
+        """,
+    )
+    rows = conn.execute(
+        "SELECT a.id, a.published_at, a.first_seen, a.title, a.sapo, a.body_text,"
+        " (SELECT group_concat(caption, ' ') FROM images i WHERE i.article = a.id) FROM articles a"
+    ).fetchall()
+    for article, published, first_seen, title, sapo, body, captions in rows:
+        key = search_key(article, published, first_seen)
+        conn.execute("UPDATE articles SET search_key = ? WHERE id = ?", (key, article))
+        index(conn, key, {"title": title, "sapo": sapo, "body_text": body, "images": [{"caption": captions}]})
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_views", _m002_views),
     ("003_crawls", _m003_crawls),
+    ("004_search", _m004_search),
 ]
 
 

@@ -1,0 +1,124 @@
+"""Full-text search: Vietnamese with or without diacritics, ranking, syntax, filters, snippets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+from test_store import rec
+
+from newsarchive.store import Archive
+from newsarchive.store import search as fts
+
+ARTICLES = [
+    # (id suffix, title, body, site, section, authors, published)
+    (1, "Điện Biên đón khách du lịch", "Tỉnh Điện Biên đón nhiều khách trong dịp lễ.", "a.vn", "Du lịch", ["Lan Anh"],
+     "2026-01-05T08:00:00+07:00"),
+    (2, "Đà Nẵng mở tuyến xe buýt điện", "Thành phố Đà Nẵng đưa vào khai thác xe buýt điện mới.", "a.vn", "Đô thị",
+     ["Minh Khôi"], "2026-02-01T08:00:00+07:00"),
+    (3, "Dien bien gia vang hom nay", "Dien bien: gia vang dien bien, dien bien (khong dau).", "b.vn", "Kinh tế",
+     ["Lan Anh"], "2026-03-01T08:00:00+07:00"),
+    (4, "Nghệ An: tiêm vắc-xin covid-19", "Bệnh viện tiêm chủng cho người dân; Điện Biên cũng vậy.", "b.vn",
+     "Y tế", ["Hải Yến"], "2026-04-01T08:00:00+07:00"),
+    (5, "Hội nghị chuyển đổi số", "Chuyển đổi số là nhiệm vụ trọng tâm của năm.", "a.vn", "Công nghệ", ["Quang Huy"],
+     "2026-05-01T08:00:00+07:00"),
+]
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Archive:
+    a = Archive(tmp_path / "s.db")
+    for n, title, body, site, section, authors, published in ARTICLES:
+        a.save(rec(url=f"https://{site}/bai-{n}.html", site=site, article_id=str(n), title=title, body_text=body,
+                   sapo=None, section=section, authors=authors, published_at=published, tags=[],
+                   images=[{"src": f"https://{site}/{n}.jpg", "caption": "Ảnh hội nghị" if n == 5 else None}]))
+    return a
+
+
+def titles(archive: Archive, query: str, **kw: object) -> list[str]:
+    ids = fts.search(archive.conn, query, **kw)  # type: ignore[arg-type]
+    return [archive.record(i)["title"] for i in ids]
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [("Điện Biên", "dien bien"), ("Đà Nẵng", "da nang"), ("Nghệ An", "nghe an"), ("ẬỆỘỰ đ", "aeou d"),
+     ("Khôi", "khoi"), ("Thủ Đức", "thu duc")],
+)
+def test_fold(text: str, folded: str) -> None:
+    assert fts.fold(text) == folded and len(fts.fold(text)) == len(text)
+
+
+def test_with_or_without_diacritics(archive: Archive) -> None:
+    assert set(titles(archive, "dien bien")) == {"Điện Biên đón khách du lịch", "Dien bien gia vang hom nay",
+                                                   "Nghệ An: tiêm vắc-xin covid-19"}
+    assert titles(archive, "da nang") == ["Đà Nẵng mở tuyến xe buýt điện"]
+    assert titles(archive, "ĐÀ NẴNG") == ["Đà Nẵng mở tuyến xe buýt điện"]
+
+
+def test_a_query_with_diacritics_ranks_exact_accent_matches_first(archive: Archive) -> None:
+    ranked = titles(archive, "Điện Biên")
+    assert len(ranked) == 3 and ranked[-1] == "Dien bien gia vang hom nay"
+    # typed without accents: bm25 alone, and the unaccented article (the term most often) leads
+    assert titles(archive, "dien bien")[0] == "Dien bien gia vang hom nay"
+
+
+def test_query_syntax(archive: Archive) -> None:
+    assert titles(archive, '"xe buyt dien"') == ["Đà Nẵng mở tuyến xe buýt điện"]
+    assert titles(archive, '"buyt xe"') == []
+    assert set(titles(archive, "da nang OR nghe an")) == {"Đà Nẵng mở tuyến xe buýt điện", "Nghệ An: tiêm vắc-xin covid-19"}
+    assert titles(archive, "dien bien NOT vang NOT nghe") == ["Điện Biên đón khách du lịch"]
+    assert titles(archive, "chuyen doi s*") == ["Hội nghị chuyển đổi số"]
+    assert titles(archive, "covid-19") == ["Nghệ An: tiêm vắc-xin covid-19"]
+    assert titles(archive, "(da OR nghe) AND (nang OR an)") != []
+    assert titles(archive, "hoi nghi") == ["Hội nghị chuyển đổi số"]  # captions are searched too
+    assert titles(archive, "anh hoi") == ["Hội nghị chuyển đổi số"]
+
+
+@pytest.mark.parametrize("bad", ['"dien bien', "AND dien", "dien OR", "(dien", "dien)", "", "   ", "***", "NOT"])
+def test_malformed_queries(archive: Archive, bad: str) -> None:
+    with pytest.raises(fts.QueryError):
+        fts.search(archive.conn, bad)
+
+
+def test_filters_and_newest_first(archive: Archive) -> None:
+    assert titles(archive, "dien bien", filters=fts.Filters(site="b.vn"), sort="newest") == [
+        "Nghệ An: tiêm vắc-xin covid-19", "Dien bien gia vang hom nay"]
+    assert titles(archive, "dien bien", filters=fts.Filters(author="Lan Anh"), sort="newest") == [
+        "Dien bien gia vang hom nay", "Điện Biên đón khách du lịch"]
+    assert titles(archive, "dien bien", filters=fts.Filters(section="Y tế")) == ["Nghệ An: tiêm vắc-xin covid-19"]
+    window = fts.Filters(since="2026-02-15T00:00:00+07:00", until="2026-03-15T00:00:00+07:00")
+    assert titles(archive, "dien bien", filters=window) == ["Dien bien gia vang hom nay"]
+    assert titles(archive, "dien bien", limit=1, sort="newest") == ["Nghệ An: tiêm vắc-xin covid-19"]
+
+
+def test_an_edit_updates_the_index(archive: Archive) -> None:
+    archive.save(rec(url="https://a.vn/bai-2.html", site="a.vn", article_id="2", title="Hải Phòng mở tuyến buýt",
+                     body_text="Nội dung đã sửa.", sapo=None, section="Đô thị", authors=["Minh Khôi"],
+                     published_at="2026-02-01T08:00:00+07:00", tags=[], images=[], fetched_at="2026-11-27T00:00:00Z"))
+    assert titles(archive, "da nang") == []
+    assert titles(archive, "hai phong") == ["Hải Phòng mở tuyến buýt"]
+
+
+def test_snippet_marks_matches_only() -> None:
+    text = "Giá <vàng> & bạc tại Điện Biên hôm nay tăng mạnh; điện biên là tỉnh miền núi."
+    out = fts.snippet(text, ["dien", "bien"])
+    assert out.count("<mark>") == 4 and "<mark>Điện</mark> <mark>Biên</mark>" in out
+    assert "<vàng>" in out  # the text's own characters are left alone: no other markup is added
+
+
+def test_search_command(archive: Archive) -> None:
+    db = str(archive.path)
+    archive.close()
+    out = run_cli("search", "dien bien", "--json", "--db", db, "--sort", "newest")
+    assert out.returncode == 0, out.stderr
+    hits = json.loads(out.stdout)
+    assert [h["title"] for h in hits][0] == "Nghệ An: tiêm vắc-xin covid-19"
+    assert set(hits[0]) >= {"id", "url", "title", "published_at", "site", "authors", "snippet"}
+    assert "<mark>Điện</mark> <mark>Biên</mark>" in hits[0]["snippet"]
+    bad = run_cli("search", '"dien', "--db", db)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: ") and len(bad.stderr.splitlines()) == 1
+    csv_out = run_cli("search", "da nang", "--csv", "--db", db)
+    assert csv_out.stdout.splitlines()[0].startswith("id,url,title") and "Đà Nẵng" in csv_out.stdout
