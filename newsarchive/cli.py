@@ -168,15 +168,22 @@ def scrape(target: str, db_path: Path | None, as_json: bool, no_store: bool, url
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the record object (JSON).")
 @click.option("--revisions", is_flag=True, help="Include every stored version, oldest first.")
-def show(target: str, db_path: Path | None, as_json: bool, revisions: bool) -> None:
+@click.option("--diff", is_flag=True, help="A readable diff (title, sapo, body) between two versions.")
+@click.option("--from", "rev_from", type=int, help="With --diff: the older version [default: the one before --to].")
+@click.option("--to", "rev_to", type=int, help="With --diff: the newer version [default: the current one].")
+def show(target: str, db_path: Path | None, as_json: bool, revisions: bool, diff: bool, rev_from: int | None,
+         rev_to: int | None) -> None:
     """Show an archived article by its URL (any URL it was reached by) or its archive id."""
     with open_archive(db_path, readonly=True) as archive:
         article = archive.resolve(target)
         if article is None:
             raise Failure(f"not in the archive: {target}")
         record = archive.record(article)
-        revs = archive.revisions(article) if revisions else []
+        revs = archive.revisions(article) if revisions or diff else []
     assert record is not None
+    if diff:
+        click.echo(revision_diff(revs, rev_from, rev_to), nl=False)
+        return
     if as_json:
         emit_json({"record": record, "revisions": revs} if revisions else record)
         return
@@ -186,6 +193,28 @@ def show(target: str, db_path: Path | None, as_json: bool, revisions: bool) -> N
     if not revisions:
         click.echo("")
         click.echo(record["body_text"])
+
+
+def revision_diff(revs: list[dict[str, Any]], rev_from: int | None, rev_to: int | None) -> str:
+    """Unified diffs of title, sapo and body (one paragraph a line) between two versions."""
+    import difflib
+
+    by_number = {r["revision"]: r for r in revs}
+    new = rev_to if rev_to is not None else revs[-1]["revision"]
+    old = rev_from if rev_from is not None else new - 1
+    if old not in by_number or new not in by_number or old >= new:
+        available = ", ".join(str(n) for n in by_number) or "none"
+        raise Failure(f"no such pair of versions {old}..{new} (this article has versions {available})")
+    a, b = by_number[old], by_number[new]
+    out = [f"version {old} ({a['reason']}, {a['fetched_at']}) → version {new} ({b['reason']}, {b['fetched_at']})\n"]
+    for field in ("title", "sapo", "body_text"):
+        before = (a["record"].get(field) or "").split("\n\n")
+        after = (b["record"].get(field) or "").split("\n\n")
+        lines = list(difflib.unified_diff(before, after, f"{field} v{old}", f"{field} v{new}", lineterm="", n=1))
+        out.extend(line + "\n" for line in lines)
+    if len(out) == 1:
+        out.append("(no difference in title, sapo or body)\n")
+    return "".join(out)
 
 
 CSV_COLUMNS = ("id", "url", "site", "article_id", "kind", "title", "sapo", "dateline", "authors", "published_at",
@@ -276,6 +305,72 @@ def search(query: str, db_path: Path | None, site: str | None, section: str | No
                        f"{', '.join(h['authors']) or '-'}\n  {h['url']}\n  {snippet}\n")
         if not hits:
             click.echo("no matches", err=True)
+
+
+@cli.command("sql")
+@click.argument("statement", metavar="SQL")
+@db_option
+@click.option("-p", "--param", "params", nargs=2, multiple=True, metavar="NAME VALUE", help="A :NAME parameter.")
+@click.option("--json", "as_json", is_flag=True, help="JSON: a list of objects.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+@click.option("--time-limit", type=click.FloatRange(min=0.01), default=5.0, show_default=True, help="Seconds.")
+def sql_command(statement: str, db_path: Path | None, params: tuple[tuple[str, str], ...], as_json: bool,
+                as_csv: bool, time_limit: float) -> None:
+    """Read-only SQL over the archive: SELECT only (writes, ATTACH and PRAGMA changes are refused),
+    parameters with -p NAME VALUE, interrupted after a time limit. See docs/schema.md."""
+    from .store.queries import SQLError, read_only_query
+
+    try:
+        columns, rows = read_only_query(db_path or default_db_path(), statement, dict(params), time_limit=time_limit)
+    except SQLError as exc:
+        raise Failure(str(exc)) from exc
+    if as_json:
+        emit_json([dict(zip(columns, row, strict=True)) for row in rows])
+    elif as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        widths = [min(max([len(str(c))] + [len(str(r[i])) for r in rows]), 60) for i, c in enumerate(columns)]
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(columns, widths, strict=True)))
+        click.echo("  ".join("-" * w for w in widths))
+        for row in rows:
+            click.echo("  ".join(str(v)[:60].ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+@cli.command()
+@db_option
+@click.option("--days", type=click.IntRange(min=1), default=14, show_default=True, help="Days in the per-day table.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def stats(db_path: Path | None, days: int, as_json: bool) -> None:
+    """Articles per site, section and day, the last crawl runs, and field coverage per site (the
+    first thing to look at when a site changes its template)."""
+    from .store.queries import stats as compute
+
+    with open_archive(db_path, readonly=True) as archive:
+        data = compute(archive.conn, days)
+    if as_json:
+        emit_json(data)
+        return
+    click.echo("articles per site:")
+    for r in data["sites"]:
+        click.echo(f"  {r['site']:<28} {r['articles']:>7}   {r['oldest'] or '-'} … {r['newest'] or '-'}")
+    click.echo("field coverage per site (share of articles with):")
+    click.echo(f"  {'site':<28} {'authors':>8} {'time':>6} {'images':>7} {'captions':>9} {'tags':>6} {'sapo':>6}")
+    for r in data["coverage"]:
+        click.echo(f"  {r['site']:<28} {r['authors']:>8.0%} {r['published_at']:>6.0%} {r['images']:>7.0%}"
+                   f" {r['captions']:>9.0%} {r['tags']:>6.0%} {r['sapo']:>6.0%}")
+    click.echo("articles per section:")
+    for r in data["sections"]:
+        click.echo(f"  {r['site']:<28} {r['section']:<30} {r['articles']:>7}")
+    click.echo(f"articles per day (last {days} days with articles):")
+    for r in data["days"]:
+        click.echo(f"  {r['day']}  {r['articles']:>6}")
+    click.echo(f"revised articles: {data['revised_articles']}")
+    click.echo("last crawl runs:")
+    for r in data["runs"]:
+        click.echo(f"  #{r['id']} {r['site']} {r['started_at']} {r['outcome'] or 'running/killed'}: {r['pages']} pages,"
+                   f" {r['new']} new, {r['revised']} revised, {r['failed']} failed")
 
 
 @cli.command()

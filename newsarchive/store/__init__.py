@@ -27,6 +27,17 @@ from .migrations import migrate
 DEFAULT_DB = Path("data") / "archive.db"
 
 
+def read_only_uri(path: Path) -> str:
+    """A read-only URI that leaves no file behind: a WAL database opened read-only would get
+    -wal and -shm files; with no -wal present nobody is writing, and the file is read as
+    immutable (no locks, no side files)."""
+    wal = path.with_name(path.name + "-wal")
+    from urllib.parse import quote
+
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    return uri if wal.exists() else uri + "&immutable=1"
+
+
 def default_db_path() -> Path:
     env = os.environ.get("NEWSARCHIVE_DB")
     return Path(env) if env else DEFAULT_DB
@@ -78,7 +89,7 @@ class Archive:
             if readonly:
                 if not self.path.exists():
                     raise StorageError(f"no archive at {self.path}")
-                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+                self.conn = sqlite3.connect(read_only_uri(self.path), uri=True, isolation_level=None)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
