@@ -374,6 +374,24 @@ def stats(db_path: Path | None, days: int, as_json: bool) -> None:
 
 
 @cli.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8001, show_default=True)
+def serve(db_path: Path | None, host: str, port: int) -> None:
+    """Browse the archive in Datasette (pip install 'newsarchive[ui]'): searching that folds
+    diacritics, facets on site, section, author and date, canned queries."""
+    try:
+        from . import ui
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise Failure("Datasette is not installed: pip install 'newsarchive[ui]'") from exc
+    db = db_path or default_db_path()
+    if not db.exists():
+        raise Failure(f"no archive at {db}")
+    click.echo(f"serving {db} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    ui.serve(db, host, port)
+
+
+@cli.command()
 @click.argument("site", metavar="SITE_OR_BASE_URL")
 @db_option
 @click.option("--since", help="Backfill back to this date (YYYY-MM-DD or ISO 8601); without it, incremental.")

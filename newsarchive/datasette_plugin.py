@@ -1,0 +1,50 @@
+"""Datasette plugin (entry point ``datasette: newsarchive``): the SQL functions newsarchive's canned
+search needs, and readable article bodies and snippets. Loaded by ``newsarchive serve``, and by a
+plain ``datasette archive.db`` when newsarchive is installed."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from datasette import hookimpl
+
+from .store import search as fts
+
+
+def _query(text: str) -> str:
+    # A malformed query matches nothing (an exception raised inside an SQLite function would
+    # only surface as a generic error with a traceback on the server's stderr).
+    try:
+        return fts.parse_query(text or "").folded
+    except fts.QueryError:
+        return '"newsarchive invalid query"'
+
+
+def _snippet(text: str, query: str) -> str:
+    try:
+        terms = fts.parse_query(query).terms
+    except fts.QueryError:
+        terms = ()
+    return fts.snippet(text, terms)
+
+
+@hookimpl
+def prepare_connection(conn: Any) -> None:
+    conn.create_function("newsarchive_fold", 1, lambda t: fts.fold(t) if isinstance(t, str) else t,
+                         deterministic=True)
+    conn.create_function("newsarchive_query", 1, _query, deterministic=True)
+    conn.create_function("newsarchive_snippet", 2, _snippet, deterministic=True)
+
+
+@hookimpl
+def render_cell(value: Any, column: str, table: str | None, database: str, datasette: Any) -> Any:
+    from markupsafe import Markup
+
+    if column == "snippet" and isinstance(value, str):
+        escaped = html.escape(value).replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>")
+        return Markup(escaped)
+    if column == "body_text" and isinstance(value, str):
+        paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in value.split("\n\n") if p)
+        return Markup(f'<div style="max-width:45em;white-space:normal">{paragraphs}</div>')
+    return None
