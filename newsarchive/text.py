@@ -46,7 +46,7 @@ def clean_or_none(text: str | None) -> str | None:
 
 def collapse(text: str) -> str:
     """Every whitespace run to one space (for content hashing and comparisons)."""
-    return _WS.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def nfc_deep(value: Any) -> Any:

@@ -11,7 +11,7 @@ import json
 import os
 import sqlite3
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,8 +139,10 @@ class Archive:
         return None
 
     def _named(self, table: str, name: str) -> int:
-        self.conn.execute(f"INSERT OR IGNORE INTO {table}(name) VALUES (?)", (name,))
-        return self.conn.execute(f"SELECT id FROM {table} WHERE name = ?", (name,)).fetchone()[0]
+        row = self.conn.execute(f"SELECT id FROM {table} WHERE name = ?", (name,)).fetchone()
+        if row:
+            return row[0]
+        return int(self.conn.execute(f"INSERT INTO {table}(name) VALUES (?)", (name,)).lastrowid)
 
     def _write_children(self, article: int, record: Mapping[str, Any]) -> None:
         c = self.conn
@@ -176,11 +178,13 @@ class Archive:
 
     def _index(self, article: int, record: Mapping[str, Any], fetched: str) -> None:
         """Index the article under a time-ordered key (unique: bumped on a rare collision)."""
-        first_seen = self.conn.execute("SELECT first_seen FROM articles WHERE id = ?", (article,)).fetchone()[0]
-        key = search.search_key(article, record.get("published_at"), first_seen or fetched)
-        while self.conn.execute("SELECT 1 FROM articles WHERE search_key = ? AND id != ?", (key, article)).fetchone():
-            key += 1 << 20  # one second later: order kept, key unique
-        self.conn.execute("UPDATE articles SET search_key = ? WHERE id = ?", (key, article))
+        key = search.search_key(article, record.get("published_at"), fetched)
+        while True:
+            try:
+                self.conn.execute("UPDATE articles SET search_key = ? WHERE id = ?", (key, article))
+                break
+            except sqlite3.IntegrityError:  # the same second and id bits as another article (rare)
+                key += 1 << 20  # one second later: order kept, key unique
         search.index(self.conn, key, record)
 
     def _store_page(self, article: int, page: RawPage, fetched_at: str) -> int:
@@ -200,59 +204,19 @@ class Archive:
 
         New content makes a new version (``reason``: "edit", or "reextract" for re-extraction);
         the same content only moves ``last_checked``. ``first_seen`` never changes."""
-        record = ordered(dict(record))
-        digest = content_hash(record)
-        fetched = record["fetched_at"]
+        return self.save_many([(record, page)], reason)[0]
+
+    def save_many(
+        self, items: Iterable[tuple[Mapping[str, Any], RawPage | None]], reason: str = "edit"
+    ) -> list[SaveResult]:
+        """Archive many records in one transaction (bulk imports): all or none."""
         c = self.conn
+        results = []
         try:
             c.execute("BEGIN IMMEDIATE")
             try:
-                row = self._find(record, page.url if page else None)
-                if row is None:
-                    cols = self._columns(record)
-                    cols.update(url=record["url"], first_seen=fetched, last_checked=fetched,
-                                content_hash=digest, revision_count=1)
-                    names = ", ".join(cols)
-                    marks = ", ".join("?" for _ in cols)
-                    sql = f"INSERT INTO articles({names}) VALUES ({marks})"
-                    article = c.execute(sql, list(cols.values())).lastrowid
-                    self._write_children(article, record)
-                    self._index(article, record, fetched)
-                    page_id = self._store_page(article, page, fetched) if page else None
-                    c.execute(
-                        "INSERT INTO revisions(article, revision, reason, fetched_at, content_hash, record, page)"
-                        " VALUES (?, 1, 'first', ?, ?, ?, ?)",
-                        (article, fetched, digest, _json(record), page_id),
-                    )
-                    status, count = "new", 1
-                else:
-                    article, old_digest, count = row
-                    if old_digest == digest:
-                        c.execute(
-                            "UPDATE articles SET last_checked = max(last_checked, ?) WHERE id = ?", (fetched, article)
-                        )
-                        status = "unchanged"
-                    else:
-                        count += 1
-                        old = self.record(article)
-                        old_key = c.execute("SELECT search_key FROM articles WHERE id = ?", (article,)).fetchone()[0]
-                        if old is not None and old_key is not None:
-                            search.unindex(c, old_key, old)
-                        cols = self._columns(record)
-                        cols.update(last_checked=fetched, content_hash=digest, revision_count=count)
-                        sets = ", ".join(f"{k} = ?" for k in cols)
-                        c.execute(f"UPDATE articles SET {sets} WHERE id = ?", [*cols.values(), article])
-                        self._write_children(article, record)
-                        self._index(article, record, fetched)
-                        page_id = self._store_page(article, page, fetched) if page else None
-                        c.execute(
-                            "INSERT INTO revisions(article, revision, reason, fetched_at, content_hash, record, page)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (article, count, reason, fetched, digest, _json(record), page_id),
-                        )
-                        status = "revised"
-                for url in {record["url"], canonical(page.url) if page else record["url"]}:
-                    c.execute("INSERT OR IGNORE INTO url_aliases VALUES (?, ?)", (url, article))
+                for record, page in items:
+                    results.append(self._save_one(record, page, reason))
                 c.execute("COMMIT")
             except BaseException:
                 if c.in_transaction:
@@ -260,6 +224,59 @@ class Archive:
                 raise
         except sqlite3.OperationalError as exc:
             raise StorageError(f"cannot write to archive {self.path}: {exc}") from exc
+        return results
+
+    def _save_one(self, record: Mapping[str, Any], page: RawPage | None, reason: str) -> SaveResult:
+        record = ordered(dict(record))
+        digest = content_hash(record)
+        fetched = record["fetched_at"]
+        c = self.conn
+        row = self._find(record, page.url if page else None)
+        if row is None:
+            cols = self._columns(record)
+            cols.update(url=record["url"], first_seen=fetched, last_checked=fetched,
+                        content_hash=digest, revision_count=1)
+            names = ", ".join(cols)
+            marks = ", ".join("?" for _ in cols)
+            sql = f"INSERT INTO articles({names}) VALUES ({marks})"
+            article = c.execute(sql, list(cols.values())).lastrowid
+            self._write_children(article, record)
+            self._index(article, record, fetched)
+            page_id = self._store_page(article, page, fetched) if page else None
+            c.execute(
+                "INSERT INTO revisions(article, revision, reason, fetched_at, content_hash, record, page)"
+                " VALUES (?, 1, 'first', ?, ?, ?, ?)",
+                (article, fetched, digest, _json(record), page_id),
+            )
+            status, count = "new", 1
+        else:
+            article, old_digest, count = row
+            if old_digest == digest:
+                c.execute(
+                    "UPDATE articles SET last_checked = max(last_checked, ?) WHERE id = ?", (fetched, article)
+                )
+                status = "unchanged"
+            else:
+                count += 1
+                old = self.record(article)
+                old_key = c.execute("SELECT search_key FROM articles WHERE id = ?", (article,)).fetchone()[0]
+                if old is not None and old_key is not None:
+                    search.unindex(c, old_key, old)
+                cols = self._columns(record)
+                cols.update(last_checked=fetched, content_hash=digest, revision_count=count)
+                sets = ", ".join(f"{k} = ?" for k in cols)
+                c.execute(f"UPDATE articles SET {sets} WHERE id = ?", [*cols.values(), article])
+                self._write_children(article, record)
+                self._index(article, record, fetched)
+                page_id = self._store_page(article, page, fetched) if page else None
+                c.execute(
+                    "INSERT INTO revisions(article, revision, reason, fetched_at, content_hash, record, page)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (article, count, reason, fetched, digest, _json(record), page_id),
+                )
+                status = "revised"
+        for url in {record["url"], canonical(page.url) if page else record["url"]}:
+            c.execute("INSERT OR IGNORE INTO url_aliases VALUES (?, ?)", (url, article))
         return SaveResult(article, status, count)
 
     # -- reading -------------------------------------------------------------------------------

@@ -1,0 +1,155 @@
+"""Search speed: a synthetic archive of Vietnamese-like articles (1,000,000 by default), built through
+the archive's own bulk path with the search indexes kept in sync, then p50/p95 latency of 1-, 2- and
+3-word queries (rare terms, common terms that match most of the archive, with and without
+diacritics) in relevance and newest-first order, against a plain bm25 ranking over every match in
+the same run.
+
+    python bench/bench_search.py [--articles 1000000] [--db PATH] [--queries 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from newsarchive.store import Archive
+from newsarchive.store import search as fts
+
+BYTES_PER_ARTICLE = 6_000  # measured on this generator: text, revisions, indexes
+ONSETS = ["", "b", "c", "ch", "d", "đ", "g", "gi", "h", "kh", "l", "m", "n", "ng", "nh", "ph", "qu", "s", "t", "th",
+          "tr", "v", "x"]
+VOWELS = list("aàáảãạăắằẳẵặâấầẩẫậeèéẻẽẹêếềểễệiìíỉĩịoòóỏõọôốồổỗộơớờởỡợuùúủũụưứừửữựy")
+CODAS = ["", "n", "ng", "nh", "m", "c", "ch", "t", "i", "o", "u"]
+
+
+def vocabulary(rng: random.Random, size: int = 12_000) -> list[str]:
+    words: set[str] = set()
+    while len(words) < size:
+        words.add(rng.choice(ONSETS) + rng.choice(VOWELS) + rng.choice(CODAS))
+    return sorted(words, key=lambda w: rng.random())
+
+
+def make_records(n: int, seed: int = 7):
+    rng = random.Random(seed)
+    vocab = vocabulary(rng)
+    weights = [1 / (rank + 1) ** 1.05 for rank in range(len(vocab))]
+    sites = [f"bao{i}.vn" for i in range(10)]
+    sections = ["Xã hội", "Kinh tế", "Thế giới", "Giáo dục", "Y tế", "Thể thao", "Văn hóa", "Pháp luật"]
+    authors = [" ".join(rng.choice(vocab).capitalize() for _ in range(2)) for _ in range(500)]
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    batch = 20_000
+    for offset in range(0, n, batch):
+        words = rng.choices(vocab, weights=weights, k=min(batch, n - offset) * 260)
+        for i in range(min(batch, n - offset)):
+            k = offset + i
+            w = words[i * 260:(i + 1) * 260]
+            body = ". ".join(" ".join(w[j:j + 20]) for j in range(35, 260, 20))
+            yield {
+                "url": f"https://{sites[k % 10]}/bai-{k}-{k}.html", "site": sites[k % 10], "article_id": str(k),
+                "kind": "article", "title": " ".join(w[:10]).capitalize(), "sapo": " ".join(w[10:35]).capitalize(),
+                "dateline": None, "authors": [authors[k % 500]],
+                "published_at": (start + timedelta(minutes=3 * k)).astimezone().isoformat(timespec="seconds"),
+                "modified_at": None, "section": sections[k % 8], "breadcrumb": [sections[k % 8]], "tags": [],
+                "body_text": body, "images": [], "source": None, "language": "vi", "extractor": "bench",
+                "extractor_version": "1", "fetched_at": "2026-11-26T00:00:00Z",
+            }
+    return vocab
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--articles", type=int, default=1_000_000)
+    ap.add_argument("--db", type=Path, help="keep the archive here (default: a temporary folder)")
+    ap.add_argument("--queries", type=int, default=40, help="queries per class")
+    args = ap.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    db = args.db or Path(tmp.name) / "bench.db"
+    free = shutil.disk_usage(db.parent).free
+    n = args.articles
+    if free < n * BYTES_PER_ARTICLE * 1.5:
+        n = max(10_000, int(free / BYTES_PER_ARTICLE / 1.5) // 10_000 * 10_000)
+        print(f"only {free / 2**30:.1f} GiB free: building {n:,} articles instead of {args.articles:,}")
+    archive = Archive(db)
+    rng = random.Random(11)
+    vocab = vocabulary(random.Random(7))
+    if archive.count() < n:
+        started = time.perf_counter()
+        records = make_records(n)
+        chunk: list = []
+        done = 0
+        for record in records:
+            chunk.append((record, None))
+            if len(chunk) == 2000:
+                archive.save_many(chunk)
+                done += len(chunk)
+                chunk = []
+                if done % 100_000 == 0:
+                    print(f"  {done:,} articles, {done / (time.perf_counter() - started):,.0f}/s", file=sys.stderr)
+        if chunk:
+            archive.save_many(chunk)
+        rate = n / (time.perf_counter() - started)
+        print(f"ingest: {n:,} articles at {rate:,.0f} articles/s with both search indexes in sync (target >= 5,000)")
+    conn = archive.conn
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    total = conn.execute("PRAGMA page_count").fetchone()[0] * page_size
+    try:
+        index_bytes = conn.execute("SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'search_%'").fetchone()[0]
+    except Exception:
+        index_bytes = None
+    print(f"archive: {n:,} articles, {total / 2**30:.2f} GiB"
+          + (f", search indexes {index_bytes / 2**30:.2f} GiB" if index_bytes else ""))
+
+    common = vocab[:5]  # the generator's most frequent words: each matches most of the archive
+    rare = vocab[6000:12000]
+    classes = {}
+    for words in (1, 2, 3):
+        classes[f"{words}-word rare, diacritics"] = [" ".join(rng.sample(rare, words)) for _ in range(args.queries)]
+        classes[f"{words}-word rare, folded"] = [fts.fold(q) for q in classes[f"{words}-word rare, diacritics"]]
+        classes[f"{words}-word common, diacritics"] = [" ".join(rng.sample(common, words)) for _ in range(args.queries)]
+        classes[f"{words}-word common, folded"] = [fts.fold(q) for q in classes[f"{words}-word common, diacritics"]]
+    print(f"{'query class':<32} {'relevance p50/p95 ms':>22} {'newest p50/p95 ms':>20} {'matches (median)':>17}")
+    worst = 0.0
+    for name, queries in classes.items():
+        rel, new, hits = [], [], []
+        for q in queries:
+            t = time.perf_counter()
+            fts.search(conn, q, limit=20, sort="relevance")
+            rel.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            fts.search(conn, q, limit=20, sort="newest")
+            new.append((time.perf_counter() - t) * 1000)
+        for q in queries[:5]:
+            hits.append(conn.execute("SELECT count(*) FROM search_folded WHERE search_folded MATCH ?",
+                                     (fts.parse_query(q).folded,)).fetchone()[0])
+        worst = max(worst, percentile(rel, 95), percentile(new, 95))
+        print(f"{name:<32} {percentile(rel, 50):>10.1f} /{percentile(rel, 95):>8.1f} "
+              f"{percentile(new, 50):>9.1f} /{percentile(new, 95):>7.1f} {statistics.median(hits):>17,.0f}")
+    print(f"worst p95: {worst:.1f} ms (target < 50 ms for every class)")
+    q = fts.parse_query(" ".join(common[:2])).folded
+    t = time.perf_counter()
+    conn.execute("SELECT rowid FROM search_folded WHERE search_folded MATCH ? ORDER BY bm25(search_folded) LIMIT 20",
+                 (q,)).fetchall()
+    plain = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
+    fts.search(conn, " ".join(common[:2]), limit=20)
+    ours = (time.perf_counter() - t) * 1000
+    print(f"baseline, plain bm25 over every match of a 2-word common query: {plain:.0f} ms; newsarchive: {ours:.1f} ms"
+          f" ({plain / max(ours, 0.001):.0f}x faster)")
+    archive.close()
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
