@@ -228,18 +228,33 @@ CSV_COLUMNS = ("id", "url", "site", "article_id", "kind", "title", "sapo", "date
 @click.option("--since", help="Published at or after (YYYY-MM-DD or ISO 8601).")
 @click.option("--until", help="Published before (YYYY-MM-DD or ISO 8601).")
 @click.option("--site", help="Only this site (host without www.).")
+@click.option("--section", help="Only this section name.")
+@click.option("--author", help="Only articles credited to this person.")
+@click.option("--query", help="Only articles matching this search query (newsarchive search syntax).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file, not stdout.")
 def export(db_path: Path | None, fmt: str, since: str | None, until: str | None, site: str | None,
-           output: Path | None) -> None:
-    """Export archived articles: JSONL (one record object per line) or CSV (one row per article)."""
+           section: str | None, author: str | None, query: str | None, output: Path | None) -> None:
+    """Export archived articles: JSONL (one record object per line) or CSV (one row per article).
+    Takes the filters of 'newsarchive search'."""
     since_v, until_v = parse_date_option(since), parse_date_option(until)
     with open_archive(db_path, readonly=True) as archive:
+        wanted: set[int] | None = None
+        if query:
+            from .store import search as fts
+
+            try:
+                wanted = set(fts.search(archive.conn, query, limit=10**9, sort="newest"))
+            except fts.QueryError as exc:
+                raise Failure(str(exc)) from exc
         out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
         try:
             writer = csv.writer(out) if fmt == "csv" else None
             if writer:
                 writer.writerow(CSV_COLUMNS)
-            for article, rec in archive.records(since=since_v, until=until_v, site=site):
+            for article, rec in archive.records(since=since_v, until=until_v, site=site, section=section,
+                                                author=author):
+                if wanted is not None and article not in wanted:
+                    continue
                 if writer is None:
                     out.write(json.dumps(rec, ensure_ascii=False) + "\n")
                     continue

@@ -70,3 +70,16 @@ def test_show_diff(db: Path) -> None:
     assert "title" not in out.stdout.split("\n", 1)[1]  # the title did not change
     bad = run_cli("show", "1", "--diff", "--from", "2", "--to", "5", "--db", str(db))
     assert bad.returncode == 1 and "versions 1, 2" in bad.stderr
+
+
+def test_export_takes_the_search_filters(db: Path) -> None:
+    def urls(*args: str) -> list[str]:
+        out = run_cli("export", "--db", str(db), *args)
+        assert out.returncode == 0, out.stderr
+        return [json.loads(line)["url"] for line in out.stdout.splitlines()]
+
+    assert urls("--author", "Lan Anh") == ["https://baodemo.vn/bai-viet-mot-123456.html"]
+    assert urls("--section", "Xã hội", "--site", "khac.vn") == ["https://khac.vn/b-2.html"]
+    assert urls("--query", "doan ba") == ["https://baodemo.vn/bai-viet-mot-123456.html"]
+    assert urls("--query", "khong co tu nay") == []
+    assert run_cli("export", "--db", str(db), "--query", '"x').returncode == 1

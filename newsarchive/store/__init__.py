@@ -333,10 +333,18 @@ class Archive:
         ]
 
     def article_ids(
-        self, *, since: str | None = None, until: str | None = None, site: str | None = None
+        self, *, since: str | None = None, until: str | None = None, site: str | None = None,
+        section: str | None = None, author: str | None = None,
     ) -> Iterator[int]:
-        """Row ids, oldest publication first, filtered on ``published_at`` and site."""
+        """Row ids, oldest publication first, filtered on ``published_at``, site, section, author."""
         where, params = [], []
+        if section:
+            where.append("section_id = (SELECT id FROM sections WHERE name = ?)")
+            params.append(section)
+        if author:
+            where.append("id IN (SELECT aa.article FROM article_authors aa JOIN authors au ON au.id = aa.author"
+                         " WHERE au.name = ?)")
+            params.append(author)
         if since:
             where.append("julianday(published_at) >= julianday(?)")
             params.append(since)
