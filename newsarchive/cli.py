@@ -99,12 +99,17 @@ def cli() -> None:
     """Scrape and archive news articles (OneCMS sites first) into one SQLite file."""
 
 
-def _scrape(target: str, url: str | None, verbose: bool = False) -> tuple[dict[str, Any], RawPage]:
+def _scrape(target: str, url: str | None, verbose: bool = False,
+            allow_private: bool = False) -> tuple[dict[str, Any], RawPage]:
     scheme = urlsplit(target).scheme.lower()
     now = datetime.now(UTC)
     if scheme in ("http", "https"):
         from .fetch import FetchError, fetch
+        from .netguard import refusal
 
+        reason = None if allow_private else refusal(target)
+        if reason:
+            raise Failure(reason)
         try:
             # Scrapy's own log lines would break the one-line error contract: --verbose shows them
             got = fetch(target, {"LOG_LEVEL": "INFO" if verbose else "CRITICAL"})
@@ -140,14 +145,18 @@ def _scrape(target: str, url: str | None, verbose: bool = False) -> tuple[dict[s
 @click.option("--no-store", is_flag=True, help="Print the record without archiving it.")
 @click.option("--url", help="The address of a saved page that has no canonical link.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log on stderr.")
-def scrape(target: str, db_path: Path | None, as_json: bool, no_store: bool, url: str | None, verbose: bool) -> None:
+@click.option("--allow-private", is_flag=True,
+              help="Allow private, loopback and link-local addresses (refused by default).")
+def scrape(target: str, db_path: Path | None, as_json: bool, no_store: bool, url: str | None, verbose: bool,
+           allow_private: bool) -> None:
     """Fetch one article URL (or read a saved .html file), print its record and archive it.
 
+    Private, loopback and link-local addresses are refused unless --allow-private is given.
     Exit codes: 0 archived (or printed), 1 failure (unreachable, HTTP error, not an article,
-    unreadable file), 2 bad usage, 3 robots.txt forbids the URL."""
+    unreadable file, refused address), 2 bad usage, 3 robots.txt forbids the URL."""
     if url and urlsplit(url).scheme.lower() not in ("http", "https"):
         raise click.BadParameter("--url must be an http(s) address", param_hint="--url")
-    record, page = _scrape(target, url, verbose)
+    record, page = _scrape(target, url, verbose, allow_private)
     if as_json:
         emit_json(record)
     else:

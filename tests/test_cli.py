@@ -19,7 +19,7 @@ NO_CANONICAL = SEED.replace(b'<link rel="canonical"', b'<link rel="x-none"').rep
 def test_scrape_url_prints_record_and_stores_it(site, tmp_path: Path) -> None:
     s = site({"/robots.txt": ROBOTS_OK, "/a-384142.html": html_route(SEED)})
     db = tmp_path / "a.db"
-    out = run_cli("scrape", s.url("/a-384142.html?utm_source=x"), "--json", "--db", str(db))
+    out = run_cli("scrape", "--allow-private", s.url("/a-384142.html?utm_source=x"), "--json", "--db", str(db))
     assert out.returncode == 0, out.stderr
     record = json.loads(out.stdout)
     assert list(record) == list(FIELDS)
@@ -38,11 +38,11 @@ def test_scrape_url_prints_record_and_stores_it(site, tmp_path: Path) -> None:
 def test_scrape_again_is_unchanged_and_no_store_stores_nothing(site, tmp_path: Path) -> None:
     s = site({"/robots.txt": ROBOTS_OK, "/a-384142.html": html_route(SEED)})
     db = tmp_path / "a.db"
-    assert run_cli("scrape", s.url("/a-384142.html"), "--db", str(db)).returncode == 0
-    again = run_cli("scrape", s.url("/a-384142.html"), "--db", str(db))
+    assert run_cli("scrape", "--allow-private", s.url("/a-384142.html"), "--db", str(db)).returncode == 0
+    again = run_cli("scrape", "--allow-private", s.url("/a-384142.html"), "--db", str(db))
     assert "unchanged" in again.stderr
     nostore = tmp_path / "n.db"
-    out = run_cli("scrape", s.url("/a-384142.html"), "--no-store", "--db", str(nostore))
+    out = run_cli("scrape", "--allow-private", s.url("/a-384142.html"), "--no-store", "--db", str(nostore))
     assert out.returncode == 0 and "Điện Biên" in out.stdout and not nostore.exists()
 
 
@@ -55,10 +55,10 @@ def test_scrape_failures_are_one_line_and_store_nothing(site, tmp_path: Path) ->
     })
     db = tmp_path / "a.db"
     for args in (
-        [s.url("/missing-2.html")],
-        [s.url("/gone-1.html")],
-        [s.url("/home")],
-        ["http://127.0.0.1:9/refused-3.html"],
+        ["--allow-private", s.url("/missing-2.html")],
+        ["--allow-private", s.url("/gone-1.html")],
+        ["--allow-private", s.url("/home")],
+        ["--allow-private", "http://127.0.0.1:9/refused-3.html"],
         [str(tmp_path / "no-such-file.html")],
         ["ftp://127.0.0.1/a-1.html"],
         ["file:///etc/passwd"],
@@ -75,30 +75,30 @@ def test_scrape_failures_are_one_line_and_store_nothing(site, tmp_path: Path) ->
 def test_identifying_user_agent_and_size_limit(site, tmp_path: Path) -> None:
     huge = (200, {"Content-Type": "text/html", "Content-Length": str(2 * 1024**3)}, b"<html>")
     s = site({"/robots.txt": ROBOTS_OK, "/a-384142.html": html_route(SEED), "/huge-1.html": huge})
-    assert run_cli("scrape", s.url("/a-384142.html"), "--no-store").returncode == 0
+    assert run_cli("scrape", "--allow-private", s.url("/a-384142.html"), "--no-store").returncode == 0
     assert s.user_agents and all(ua.startswith("newsarchive/") and "+http" in ua for ua in s.user_agents)
-    out = run_cli("scrape", s.url("/huge-1.html"), "--db", str(tmp_path / "a.db"))
+    out = run_cli("scrape", "--allow-private", s.url("/huge-1.html"), "--db", str(tmp_path / "a.db"))
     assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1
     assert s.requests.count("/huge-1.html") == 1  # a size refusal is not retried
 
 
 def test_robots_denial_has_its_own_exit_code(site, tmp_path: Path) -> None:
     s = site({"/robots.txt": (200, {}, b"User-agent: *\nDisallow: /\n"), "/a-384142.html": html_route(SEED)})
-    out = run_cli("scrape", s.url("/a-384142.html"), "--db", str(tmp_path / "a.db"))
+    out = run_cli("scrape", "--allow-private", s.url("/a-384142.html"), "--db", str(tmp_path / "a.db"))
     assert out.returncode == 3 and "robots.txt" in out.stderr
     assert "/a-384142.html" not in s.requests
 
 
 def test_unreadable_robots_means_disallow(site, tmp_path: Path) -> None:
     s = site({"/robots.txt": (500, {}, b"oops"), "/a-384142.html": html_route(SEED)})
-    out = run_cli("scrape", s.url("/a-384142.html"), "--db", str(tmp_path / "a.db"))
+    out = run_cli("scrape", "--allow-private", s.url("/a-384142.html"), "--db", str(tmp_path / "a.db"))
     assert out.returncode == 3
     assert "/a-384142.html" not in s.requests
 
 
 def test_missing_robots_means_allow(site, tmp_path: Path) -> None:
     s = site({"/a-384142.html": html_route(SEED)})  # robots.txt is a 404
-    out = run_cli("scrape", s.url("/a-384142.html"), "--db", str(tmp_path / "a.db"))
+    out = run_cli("scrape", "--allow-private", s.url("/a-384142.html"), "--db", str(tmp_path / "a.db"))
     assert out.returncode == 0, out.stderr
 
 

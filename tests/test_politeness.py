@@ -39,7 +39,7 @@ def test_retry_after_is_honoured_on_429_and_503(site, tmp_path: Path) -> None:
 
     s = site({"/robots.txt": ROBOTS_OK, "/a-384142.html": flaky("429", "1"), "/b-384142.html": flaky("503", "1")})
     for path in ("/a-384142.html", "/b-384142.html"):
-        out = run_cli("scrape", s.url(path), "--no-store")
+        out = run_cli("scrape", "--allow-private", s.url(path), "--no-store")
         assert out.returncode == 0, out.stderr
         stamps = [t for p, t in zip(s.requests, s.times, strict=True) if p == path]
         assert len(stamps) == 2 and stamps[1] - stamps[0] >= 0.95
@@ -49,7 +49,7 @@ def test_a_long_retry_after_defers_to_a_later_run(site, tmp_path: Path) -> None:
     s = site({"/robots.txt": ROBOTS_OK,
               "/a-384142.html": (429, {"Retry-After": "3600", "Content-Type": "text/html"}, b"slow down")})
     started = time.monotonic()
-    out = run_cli("scrape", s.url("/a-384142.html"), "--no-store")
+    out = run_cli("scrape", "--allow-private", s.url("/a-384142.html"), "--no-store")
     assert out.returncode == 1 and "429" in out.stderr
     assert s.requests.count("/a-384142.html") == 1 and time.monotonic() - started < 30
 
@@ -64,7 +64,7 @@ def test_retries_with_backoff_then_success(site, tmp_path: Path) -> None:
         return 200, {"Content-Type": "text/html; charset=utf-8"}, SEED
 
     s = site({"/robots.txt": ROBOTS_OK, "/a-384142.html": twice_503, "/dead-1.html": html_route(b"x", status=500)})
-    assert run_cli("scrape", s.url("/a-384142.html"), "--no-store").returncode == 0
+    assert run_cli("scrape", "--allow-private", s.url("/a-384142.html"), "--no-store").returncode == 0
     assert calls["n"] == 3
-    out = run_cli("scrape", s.url("/dead-1.html"), "--no-store")
+    out = run_cli("scrape", "--allow-private", s.url("/dead-1.html"), "--no-store")
     assert out.returncode == 1 and s.requests.count("/dead-1.html") == 4  # 1 + RETRY_TIMES
