@@ -7,7 +7,6 @@ import re
 import unicodedata
 from typing import Any
 
-_WS = re.compile(r"\s+")
 _ENTITY = re.compile(r"&(?:#\d{2,7}|#x[0-9a-fA-F]{2,6}|[a-zA-Z]{2,8});")
 _TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
 # C0/C1 controls (terminal escapes start with ESC), bidi overrides/isolates and

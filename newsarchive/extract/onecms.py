@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 from .. import dates
 from ..text import clean, clean_or_none
-from ..urls import absolute
 from .blocks import Walker, image_src
 from .common import first_text, ld_authors, ld_str, split_authors, split_dateline
 from .page import Page, has_class, inside, text_of
@@ -339,4 +338,4 @@ def _gtag_date(page: Page) -> str | None:
     return dates.parse_iso(m.group(1)) if m else None
 
 
-__all__ = ["NAME", "VERSION", "extract_onecms", "is_onecms", "absolute"]
+__all__ = ["NAME", "VERSION", "extract_onecms", "is_onecms"]

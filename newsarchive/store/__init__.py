@@ -18,7 +18,6 @@ from typing import Any
 
 import sqlite_utils
 
-from ..dates import utc_now
 from ..record import content_hash, ordered
 from ..urls import canonical
 from . import search
@@ -380,4 +379,4 @@ class Archive:
         return RawPage(url, zlib.decompress(body), status, json.loads(headers) if headers else None, fetched)
 
 
-__all__ = ["Archive", "RawPage", "SaveResult", "StorageError", "default_db_path", "utc_now"]
+__all__ = ["Archive", "RawPage", "SaveResult", "StorageError", "default_db_path", "read_only_uri"]
