@@ -147,9 +147,10 @@ class RetryAfterMiddleware(RetryMiddleware):
                 key, slot = _slot(self.crawler, request)
                 if slot is not None:
                     # the downloader only waits on slots with a delay: give it one, then push the
-                    # slot's last request time into the future
+                    # slot's last request time into the future (by the whole wait: the delay it
+                    # adds is randomised, and may be shorter than the slot's nominal delay)
                     slot.delay = max(slot.delay, min_delays(self.crawler).get(key, 0.0), 0.001)
-                    slot.lastseen = max(slot.lastseen, time.monotonic() + wait - slot.delay)
+                    slot.lastseen = max(slot.lastseen, time.monotonic() + wait)
                 self.crawler.stats.inc_value("newsarchive/retry_after")
         return super().process_response(request, response)
 
