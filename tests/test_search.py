@@ -122,3 +122,18 @@ def test_search_command(archive: Archive) -> None:
     assert bad.returncode == 1 and bad.stderr.startswith("error: ") and len(bad.stderr.splitlines()) == 1
     csv_out = run_cli("search", "da nang", "--csv", "--db", db)
     assert csv_out.stdout.splitlines()[0].startswith("id,url,title") and "Đà Nẵng" in csv_out.stdout
+
+
+def test_beyond_the_window_matches_rank_by_where_the_words_are(tmp_path: Path, monkeypatch) -> None:
+    a = Archive(tmp_path / "w.db")
+    for i in range(30):
+        a.save(rec(url=f"https://x.vn/a-{i}.html", site="x.vn", article_id=str(i),
+                   title="Điện Biên mùa xuân" if i in (3, 25) else f"Tin {i}",
+                   sapo="Điện Biên trong sapo" if i == 22 else "Mở đầu", body_text=f"Nội dung {i} về Điện Biên.",
+                   published_at=f"2026-01-{i + 1:02d}T08:00:00+07:00", images=[], tags=[]))
+    monkeypatch.setattr(fts, "RELEVANCE_WINDOW", 10)  # 30 matches: the 10 newest are ranked
+    ranked = [a.record(i)["url"].rsplit("-", 1)[1] for i in fts.search(a.conn, "dien bien", limit=4)]
+    assert ranked == ["25.html", "22.html", "29.html", "28.html"]  # title, sapo, then newest
+    monkeypatch.setattr(fts, "RELEVANCE_WINDOW", 100)  # all 30 ranked by bm25: both title matches lead
+    top = {a.record(i)["url"].rsplit("-", 1)[1] for i in fts.search(a.conn, "dien bien", limit=2)}
+    assert top == {"25.html", "3.html"}

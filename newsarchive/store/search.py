@@ -7,9 +7,10 @@ written. A query is folded the same way and matched against the first; when it w
 diacritics, the articles that also match it exactly come first.
 
 The index key orders articles by publication time (``published second << 20 | id``), so
-newest-first is a reverse walk of the index that stops after ``limit`` hits. Relevance (bm25, the
-title weighing most) is computed over the ``RELEVANCE_WINDOW`` newest matches: exact over any
-query with fewer matches, and bounded in time for a term that matches most of the archive.
+newest-first is a reverse walk of the index that stops after ``limit`` hits. Relevance is bm25 (the
+title weighing most) for a query with up to ``RELEVANCE_WINDOW`` matches; beyond that, the window's
+newest matches are ranked by the column the words are in, so the cost stays bounded for a term that
+matches most of the archive.
 """
 
 from __future__ import annotations
@@ -205,20 +206,35 @@ def search(conn: sqlite3.Connection, text: str, *, limit: int = 20, sort: str = 
     if sort == "newest":
         rows = _run(conn, f"SELECT a.id {base} ORDER BY f.rowid DESC LIMIT ?", [q.folded, *params, limit])
         return [r[0] for r in rows]
-    kth = _run(conn, f"SELECT f.rowid {base} ORDER BY f.rowid DESC LIMIT 1 OFFSET ?",
-               [q.folded, *params, RELEVANCE_WINDOW - 1])
-    window = " AND f.rowid >= ?" if kth else ""
-    window_params = [kth[0][0]] if kth else []
-    weights = ", ".join(str(w) for w in WEIGHTS)
-    rows = _run(conn, f"SELECT a.id, f.rowid, bm25(search_folded, {weights}) {base}{window}",
-                [q.folded, *params, *window_params])
+    if where:
+        kth = _run(conn, f"SELECT f.rowid {base} ORDER BY f.rowid DESC LIMIT 1 OFFSET ?",
+                   [q.folded, *params, RELEVANCE_WINDOW - 1])
+    else:  # no join needed to find the window
+        kth = _run(conn, "SELECT rowid FROM search_folded WHERE search_folded MATCH ? ORDER BY rowid DESC"
+                   " LIMIT 1 OFFSET ?", [q.folded, RELEVANCE_WINDOW - 1])
+    if kth:
+        # More matches than the window: bm25 would walk every matching row of the whole archive for
+        # its term statistics (seconds on a million articles), so the window's newest matches are
+        # ranked by where the words are: title, then sapo, then captions, then body.
+        low = kth[0][0]
+        rows = _run(conn, f"SELECT a.id, f.rowid {base} AND f.rowid >= ?", [q.folded, *params, low])
+        tiers: dict[int, float] = {}
+        for tier, column in enumerate(("captions", "sapo", "title")):  # later tiers overwrite earlier
+            for (key,) in _run(conn, "SELECT rowid FROM search_folded WHERE search_folded MATCH ? AND rowid >= ?",
+                               [f"{column} : ({q.folded})", low]):
+                tiers[key] = -(tier + 1.0)
+        scored = [(r[0], r[1], tiers.get(r[1], 0.0)) for r in rows]
+    else:
+        low = None
+        weights = ", ".join(str(w) for w in WEIGHTS)
+        scored = _run(conn, f"SELECT a.id, f.rowid, bm25(search_folded, {weights}) {base}", [q.folded, *params])
     exact: set[int] = set()
-    if q.exact is not None and rows:
-        low = kth[0][0] if kth else min(r[1] for r in rows)
+    if q.exact is not None and scored:
+        low = low if low is not None else min(r[1] for r in scored)
         exact = {r[0] for r in _run(conn, "SELECT rowid FROM search_exact WHERE search_exact MATCH ? AND rowid >= ?",
                                     [q.exact, low])}
-    rows.sort(key=lambda r: (r[1] not in exact, r[2], -r[1]))
-    return [r[0] for r in rows[:limit]]
+    scored.sort(key=lambda r: (r[1] not in exact, r[2], -r[1]))
+    return [r[0] for r in scored[:limit]]
 
 
 def snippet(text: str, terms: Iterable[str], width: int = 180) -> str:
