@@ -175,6 +175,19 @@ class Archive:
             "fetched_at": record["fetched_at"],
         }
 
+    def _write_version(self, article: int, record: Mapping[str, Any], page: RawPage | None, revision: int,
+                       reason: str, digest: str) -> None:
+        """What a new version writes besides the article row: children, index, raw page, revision."""
+        fetched = record["fetched_at"]
+        self._write_children(article, record)
+        self._index(article, record, fetched)
+        page_id = self._store_page(article, page, fetched) if page else None
+        self.conn.execute(
+            "INSERT INTO revisions(article, revision, reason, fetched_at, content_hash, record, page)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (article, revision, reason, fetched, digest, _json(record), page_id),
+        )
+
     def _index(self, article: int, record: Mapping[str, Any], fetched: str) -> None:
         """Index the article under a time-ordered key (unique: bumped on a rare collision)."""
         key = search.search_key(article, record.get("published_at"), fetched)
@@ -239,15 +252,8 @@ class Archive:
             marks = ", ".join("?" for _ in cols)
             sql = f"INSERT INTO articles({names}) VALUES ({marks})"
             article = c.execute(sql, list(cols.values())).lastrowid
-            self._write_children(article, record)
-            self._index(article, record, fetched)
-            page_id = self._store_page(article, page, fetched) if page else None
-            c.execute(
-                "INSERT INTO revisions(article, revision, reason, fetched_at, content_hash, record, page)"
-                " VALUES (?, 1, 'first', ?, ?, ?, ?)",
-                (article, fetched, digest, _json(record), page_id),
-            )
             status, count = "new", 1
+            self._write_version(article, record, page, 1, "first", digest)
         else:
             article, old_digest, count = row
             if old_digest == digest:
@@ -265,14 +271,7 @@ class Archive:
                 cols.update(last_checked=fetched, content_hash=digest, revision_count=count)
                 sets = ", ".join(f"{k} = ?" for k in cols)
                 c.execute(f"UPDATE articles SET {sets} WHERE id = ?", [*cols.values(), article])
-                self._write_children(article, record)
-                self._index(article, record, fetched)
-                page_id = self._store_page(article, page, fetched) if page else None
-                c.execute(
-                    "INSERT INTO revisions(article, revision, reason, fetched_at, content_hash, record, page)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (article, count, reason, fetched, digest, _json(record), page_id),
-                )
+                self._write_version(article, record, page, count, reason, digest)
                 status = "revised"
         for url in {record["url"], canonical(page.url) if page else record["url"]}:
             c.execute("INSERT OR IGNORE INTO url_aliases VALUES (?, ?)", (url, article))
