@@ -237,8 +237,7 @@ def extract_onecms(page: Page) -> dict[str, Any] | None:
         breadcrumb[-1] if breadcrumb else None,
         page.meta.get("article:section"),
         ld_str(ld.get("articleSection")),
-        text_of(pick("sc-longform-header-cate")) if pick("sc-longform-header-cate") is not None else None,
-        text_of(pick("c-video-detail__cat")) if pick("c-video-detail__cat") is not None else None,
+        text_of(cate) if (cate := pick("sc-longform-header-cate", "c-video-detail__cat")) is not None else None,
         wc.get("channel_name"),
     )
     if not breadcrumb and section:
@@ -260,9 +259,7 @@ def extract_onecms(page: Page) -> dict[str, Any] | None:
 
     # -- body and images
     images: list[dict[str, str | None]] = []
-    media = pick("sc-longform-header-media")
-    if media is None:
-        media = next(iter(page.by_class.get("sc-longform-header-media", [])), None)
+    media = page.first("sc-longform-header-media")  # holds an image, usually no text
     if media is not None:
         for img in media.iter("img"):
             src = image_src(img, page.url)
