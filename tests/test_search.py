@@ -75,6 +75,45 @@ def test_query_syntax(archive: Archive) -> None:
     assert titles(archive, "(da OR nghe) AND (nang OR an)") != []
     assert titles(archive, "hoi nghi") == ["Hội nghị chuyển đổi số"]  # captions are searched too
     assert titles(archive, "anh hoi") == ["Hội nghị chuyển đổi số"]
+    # a word next to a bracket is ANDed to it (FTS5 itself reads "a (b OR c)" as a syntax error)
+    assert titles(archive, "xe (buyt OR tau)") == ["Đà Nẵng mở tuyến xe buýt điện"]
+    assert titles(archive, "(nghe OR hoi) an") == ["Nghệ An: tiêm vắc-xin covid-19"]
+    assert titles(archive, "Tỉnh (Điện OR Biên)") == ["Điện Biên đón khách du lịch"]
+
+
+def test_an_accented_phrase_ranks_exact_matches_first(archive: Archive) -> None:
+    assert titles(archive, '"Điện Biên"')[-1] == "Dien bien gia vang hom nay"
+    assert titles(archive, '"điện biên" vang')[0] == "Dien bien gia vang hom nay"  # the only match
+    assert titles(archive, "vắc-xin covid-19*") == ["Nghệ An: tiêm vắc-xin covid-19"]
+    # accented only in the other order / NOT an exact word: folded matches, ranked after exact ones
+    assert titles(archive, "Điện Biên NOT tỉnh")[0] == "Nghệ An: tiêm vắc-xin covid-19"
+    assert titles(archive, "(Đà OR Bệnh) AND (Nẵng OR viện)")[:2] != []
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "exact"),
+    [("Điện Biên", "tỉnh điện biên đón khách", True), ("Điện Biên", "tỉnh điên biến", False),
+     ('"Điện Biên"', "biên điện", False), ('"Điện Biên"', "điện, biên", True), ("Điện", "điệnn", False),
+     ("Điệ*", "điện", True), ("Điện OR Nẵng", "đà nẵng", True), ("Điện NOT Biên", "điện biên", False),
+     ("Điện NOT Biên", "điện lực", True), ("Đà (Nẵng OR Lạt)", "đà lạt", True), ("Đà (Nẵng OR Lạt)", "đà nang", False),
+     ("á OR bé NOT cá", "bé cá", False), ("á OR bé NOT cá", "á cá", True), ("á NOT bé NOT cá", "á cá", False),
+     ("ở", "hở", False), ("ở", "Ở nhà", True)],
+)
+def test_exact_match_evaluates_the_query_as_typed(query: str, text: str, exact: bool) -> None:
+    check = fts.parse_query(query).exact
+    assert check is not None and check(text) is exact
+
+
+def test_every_folded_letter_folds_the_same_in_the_index(tmp_path: Path) -> None:
+    # the folded index folds in SQLite's tokenizer: it must agree with fold() on every letter
+    letters = [chr(code) for code, to in fts._FOLD.items() if to is not None]
+    a = Archive(tmp_path / "f.db")
+    for i, ch in enumerate(letters):
+        a.save(rec(url=f"https://x.vn/a-{i}.html", site="x.vn", article_id=str(i), title=f"x{ch}x {i}",
+                   body_text="nội dung", images=[], tags=[]))
+    missed = [ch for i, ch in enumerate(letters)
+              if titles(a, f'"x{fts.fold(ch)}x" {i}') != [f"x{ch}x {i}"]]
+    assert missed == []
 
 
 @pytest.mark.parametrize("bad", ['"dien bien', "AND dien", "dien OR", "(dien", "dien)", "", "   ", "***", "NOT"])
@@ -137,3 +176,35 @@ def test_beyond_the_window_matches_rank_by_where_the_words_are(tmp_path: Path, m
     monkeypatch.setattr(fts, "RELEVANCE_WINDOW", 100)  # all 30 ranked by bm25: both title matches lead
     top = {a.record(i)["url"].rsplit("-", 1)[1] for i in fts.search(a.conn, "dien bien", limit=2)}
     assert top == {"25.html", "3.html"}
+
+
+def test_an_archive_indexed_the_old_way_is_reindexed(archive: Archive) -> None:
+    # put the archive back in migration 004's state: positions in both indexes, folding in Python
+    c = archive.conn
+    c.execute("DELETE FROM _migrations WHERE name = '005_search_cheaper_writes'")
+    c.execute("DROP TABLE search_folded")
+    for table in ("search_folded", "search_exact"):
+        c.execute(f"CREATE VIRTUAL TABLE {table} USING fts5(title, sapo, body, captions, content='',"
+                  " tokenize='unicode61 remove_diacritics 0')")
+    for key, title, body in c.execute("SELECT search_key, title, body_text FROM articles").fetchall():
+        c.execute("INSERT INTO search_folded(rowid, title, sapo, body, captions) VALUES (?, ?, '', ?, '')",
+                  (key, fts.fold(title), fts.fold(body)))
+    path = archive.path
+    archive.close()
+    again = Archive(path)
+    assert set(titles(again, "dien bien")) == {"Điện Biên đón khách du lịch", "Dien bien gia vang hom nay",
+                                                 "Nghệ An: tiêm vắc-xin covid-19"}
+    assert titles(again, "Điện Biên")[-1] == "Dien bien gia vang hom nay"
+    assert again.conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'search_exact'").fetchone()[0] == 0
+    test_an_edit_updates_the_index(again)  # old entries are removed with the values they were indexed by
+
+
+def test_exact_matches_come_first_however_far_down_the_ranking(tmp_path: Path) -> None:
+    a = Archive(tmp_path / "x.db")
+    a.save_many([(rec(url=f"https://x.vn/a-{i}.html", site="x.vn", article_id=str(i),
+                      title=("Điện Biên hôm nay" if i < 3 else f"Dien bien dien bien {i}"), sapo=None,
+                      body_text="Nội dung.", published_at=f"2026-01-01T{i // 60:02d}:{i % 60:02d}:00+07:00",
+                      images=[], tags=[]), None) for i in range(100)])
+    top = [a.record(i)["title"] for i in fts.search(a.conn, "Điện Biên", limit=5)]
+    assert top[:3] == ["Điện Biên hôm nay"] * 3 and top[3].startswith("Dien bien")
+    assert [a.record(i)["title"] for i in fts.search(a.conn, "dien bien", limit=3)] != ["Điện Biên hôm nay"] * 3

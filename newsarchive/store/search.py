@@ -1,10 +1,14 @@
 """Full-text search over the archive, with or without Vietnamese diacritics.
 
-Two contentless FTS5 indexes share one key: ``search_folded`` holds the text folded to bare ASCII
-letters ("Điện Biên" → "dien bien": SQLite's own ``remove_diacritics`` never folds ``đ`` and leaves
-letters with two marks half folded, so the folding is done here), ``search_exact`` the text as
-written. A query is folded the same way and matched against the first; when it was typed with
-diacritics, the articles that also match it exactly come first.
+One contentless FTS5 index, ``search_folded``, holds the text folded to bare ASCII letters
+("Điện Biên" → "dien bien"). SQLite's ``remove_diacritics`` never folds ``đ`` and at its default
+level leaves letters with two marks half folded: the index uses level 2 (checked against
+:func:`fold` for every letter it maps), and ``đ`` (with two rare letters level 2 misses) is
+replaced before the text reaches it, far cheaper than folding whole bodies in Python. A query is
+folded by :func:`fold` and matched against it. When the query was typed with diacritics, the
+matches that also contain it as written (accents and all) come first: that is checked on the
+candidates' own text, best first, until ``limit`` of them match, rather than kept in a second
+index that would double the cost of every write.
 
 The index key orders articles by publication time (``published second << 20 | id``), so
 newest-first is a reverse walk of the index that stops after ``limit`` hits. Relevance is bm25 (the
@@ -24,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 RELEVANCE_WINDOW = 2000
+EXACT_WINDOW = 200  # how deep into the ranking exact-accent matches are looked for and lifted
 WEIGHTS = (10.0, 4.0, 1.0, 2.0)  # title, sapo, body, captions
 _ID_BITS = 20
 _TOKEN = re.compile(r"\w+")
@@ -62,8 +67,94 @@ class QueryError(ValueError):
 @dataclass(frozen=True)
 class Query:
     folded: str  # FTS5 query over the folded index
-    exact: str | None  # the same over the exact index, when typed with diacritics
+    exact: TextMatch | None  # the query as typed, when typed with diacritics
     terms: tuple[str, ...]  # folded terms (a trailing * kept), for snippets
+
+
+class TextMatch:
+    """A query evaluated on a text in Python: each term (a word, a phrase, a prefix) as a regular
+    expression on word boundaries over the lower-cased text, combined as FTS5 would (NOT binds
+    tighter than AND, AND tighter than OR)."""
+
+    def __init__(self, parts: list[str | _Term]) -> None:
+        self._parts = parts
+        self._pos = 0
+        self._tree = self._or()
+
+    def __call__(self, text: str) -> bool:
+        return self._eval(self._tree, _Text(text))
+
+    # parts come from parse_query and are balanced, with an operator between any two operands
+    def _or(self) -> tuple:
+        items = [self._and()]
+        while self._peek() == "OR":
+            self._pos += 1
+            items.append(self._and())
+        return ("or", items)
+
+    def _and(self) -> tuple:
+        items = [self._not()]
+        while self._peek() == "AND":
+            self._pos += 1
+            items.append(self._not())
+        return ("and", items)
+
+    def _not(self) -> tuple:
+        node = self._atom()
+        while self._peek() == "NOT":
+            self._pos += 1
+            node = ("not", [node, self._atom()])
+        return node
+
+    def _atom(self) -> tuple:
+        part = self._parts[self._pos]
+        self._pos += 1
+        if part == "(":
+            node = self._or()
+            self._pos += 1  # ")"
+            return node
+        return ("term", part)
+
+    def _peek(self) -> str | _Term | None:
+        return self._parts[self._pos] if self._pos < len(self._parts) else None
+
+    def _eval(self, node: tuple, text: _Text) -> bool:
+        op, arg = node
+        if op == "term":
+            return text.has(arg)
+        if op == "or":
+            return any(self._eval(n, text) for n in arg)
+        if op == "and":
+            return all(self._eval(n, text) for n in arg)
+        return self._eval(arg[0], text) and not self._eval(arg[1], text)
+
+
+@dataclass(frozen=True)
+class _Term:
+    first: str  # the first word, lower-cased: a plain substring test rules most texts out cheaply
+    pattern: re.Pattern[str]  # the whole term on word boundaries, over lower-cased text
+
+
+class _Text:
+    """An article's text, lower-cased only once some term's first word is seen in it as written
+    in lower case, Capitalised or UPPER case (mixed case such as "ĐIệN" is not looked for)."""
+
+    def __init__(self, text: str) -> None:
+        self.raw = text
+        self._lower: str | None = None
+
+    def has(self, term: _Term) -> bool:
+        w = term.first
+        if w not in self.raw and w.capitalize() not in self.raw and w.upper() not in self.raw:
+            return False
+        if self._lower is None:
+            self._lower = self.raw.lower()
+        return term.pattern.search(self._lower) is not None
+
+
+def _term(words: list[str], prefix: bool) -> _Term:
+    body = r"\W+".join(re.escape(w.lower()) for w in words)
+    return _Term(words[0].lower(), re.compile(r"(?<!\w)" + body + ("" if prefix else r"(?!\w)")))
 
 
 def parse_query(text: str) -> Query:
@@ -100,7 +191,7 @@ def parse_query(text: str) -> Query:
             if not words:
                 continue
             folded.append('"' + " ".join(fold(w) for w in words) + '"')
-            exact.append('"' + " ".join(w.lower() for w in words) + '"')
+            exact.append((words, False))
             terms.extend(fold(w) for w in words)
         else:
             prefix = raw.endswith("*")
@@ -110,9 +201,8 @@ def parse_query(text: str) -> Query:
             star = "*" if prefix else ""
             # a token like "covid-19" is a phrase of its words, as the index splits it
             f = " ".join(fold(w) for w in words)
-            e = " ".join(w.lower() for w in words)
             folded.append(f'"{f}"{star}')
-            exact.append(f'"{e}"{star}')
+            exact.append((words, prefix))
             terms.extend(fold(w) + star for w in words)
         expect_term = False
     if depth != 0:
@@ -121,7 +211,20 @@ def parse_query(text: str) -> Query:
         raise QueryError("the search query has no words to look for")
     if expect_term:
         raise QueryError("the search query ends with an operator")
-    return Query(" ".join(folded), " ".join(exact) if has_diacritics(text) else None, tuple(dict.fromkeys(terms)))
+    parts = _with_ands(exact)
+    as_typed = TextMatch([_term(*p) if isinstance(p, tuple) else p for p in parts])
+    return Query(" ".join(_with_ands(folded)), as_typed if has_diacritics(text) else None, tuple(dict.fromkeys(terms)))
+
+
+def _with_ands(parts: list) -> list:
+    """FTS5 reads "a b" as a AND b, but not next to a bracket ("a (b OR c)" is a syntax error):
+    write the AND out wherever two operands meet."""
+    out: list = []
+    for part in parts:
+        if out and out[-1] not in ("AND", "OR", "NOT", "(") and part not in ("AND", "OR", "NOT", ")"):
+            out.append("AND")
+        out.append(part)
+    return out
 
 
 def search_key(article: int, published_at: str | None, fallback: str) -> int:
@@ -143,20 +246,30 @@ def _columns(record: Mapping[str, Any]) -> tuple[str, str, str, str]:
     return (record.get("title") or "", record.get("sapo") or "", record.get("body_text") or "", captions)
 
 
+# the letters fold() maps that SQLite's remove_diacritics 2 leaves alone (a test checks them all)
+_TOKENIZER_MISSES = {"đ": "d", "Đ": "D", "ǡ": "a", "Ǡ": "A"}
+
+
+def _pre_fold(text: str) -> str:
+    """What the folded index is given: its tokenizer folds the rest. A few ``replace`` scans cost
+    a fraction of a per-character ``translate``."""
+    for letter, base in _TOKENIZER_MISSES.items():
+        if letter in text:
+            text = text.replace(letter, base)
+    return text
+
+
 def index(conn: sqlite3.Connection, key: int, record: Mapping[str, Any]) -> None:
     cols = _columns(record)
     conn.execute("INSERT INTO search_folded(rowid, title, sapo, body, captions) VALUES (?, ?, ?, ?, ?)",
-                 (key, *(fold(c) for c in cols)))
-    conn.execute("INSERT INTO search_exact(rowid, title, sapo, body, captions) VALUES (?, ?, ?, ?, ?)", (key, *cols))
+                 (key, *(_pre_fold(c) for c in cols)))
 
 
 def unindex(conn: sqlite3.Connection, key: int, record: Mapping[str, Any]) -> None:
     """Contentless FTS5 forgets a row only when told its old values."""
     cols = _columns(record)
     conn.execute("INSERT INTO search_folded(search_folded, rowid, title, sapo, body, captions)"
-                 " VALUES ('delete', ?, ?, ?, ?, ?)", (key, *(fold(c) for c in cols)))
-    conn.execute("INSERT INTO search_exact(search_exact, rowid, title, sapo, body, captions)"
-                 " VALUES ('delete', ?, ?, ?, ?, ?)", (key, *cols))
+                 " VALUES ('delete', ?, ?, ?, ?, ?)", (key, *(_pre_fold(c) for c in cols)))
 
 
 @dataclass(frozen=True)
@@ -202,39 +315,67 @@ def search(conn: sqlite3.Connection, text: str, *, limit: int = 20, sort: str = 
     """Article ids, best first (or newest first)."""
     q = parse_query(text)
     where, params = filters.sql()
-    base = "FROM search_folded f JOIN articles a ON a.search_key = f.rowid WHERE search_folded MATCH ?" + where
+    # ranking works on index keys; the join to articles is made only when a filter needs it, and
+    # the keys kept are mapped to article ids at the end
+    base = ("FROM search_folded f JOIN articles a ON a.search_key = f.rowid WHERE search_folded MATCH ?" + where
+            if where else "FROM search_folded f WHERE search_folded MATCH ?")
     if sort == "newest":
-        rows = _run(conn, f"SELECT a.id {base} ORDER BY f.rowid DESC LIMIT ?", [q.folded, *params, limit])
-        return [r[0] for r in rows]
-    if where:
-        kth = _run(conn, f"SELECT f.rowid {base} ORDER BY f.rowid DESC LIMIT 1 OFFSET ?",
-                   [q.folded, *params, RELEVANCE_WINDOW - 1])
-    else:  # no join needed to find the window
-        kth = _run(conn, "SELECT rowid FROM search_folded WHERE search_folded MATCH ? ORDER BY rowid DESC"
-                   " LIMIT 1 OFFSET ?", [q.folded, RELEVANCE_WINDOW - 1])
-    if kth:
-        # More matches than the window: bm25 would walk every matching row of the whole archive for
-        # its term statistics (seconds on a million articles), so the window's newest matches are
-        # ranked by where the words are: title, then sapo, then captions, then body.
-        low = kth[0][0]
-        rows = _run(conn, f"SELECT a.id, f.rowid {base} AND f.rowid >= ?", [q.folded, *params, low])
+        keys = [r[0] for r in _run(conn, f"SELECT f.rowid {base} ORDER BY f.rowid DESC LIMIT ?",
+                                   [q.folded, *params, limit])]
+        return _ids(conn, keys)
+    # the newest RELEVANCE_WINDOW matches, in one walk down the index
+    window = [r[0] for r in _run(conn, f"SELECT f.rowid {base} ORDER BY f.rowid DESC LIMIT ?",
+                                 [q.folded, *params, RELEVANCE_WINDOW])]
+    if len(window) == RELEVANCE_WINDOW:
+        # More matches than that: bm25 would walk every matching row of the whole archive for its
+        # term statistics (seconds on a million articles), so the window is ranked by where the
+        # words are: title, then sapo, then captions, then body (column filters over the window's
+        # key range only).
+        low = window[-1]
         tiers: dict[int, float] = {}
         for tier, column in enumerate(("captions", "sapo", "title")):  # later tiers overwrite earlier
             for (key,) in _run(conn, "SELECT rowid FROM search_folded WHERE search_folded MATCH ? AND rowid >= ?",
                                [f"{column} : ({q.folded})", low]):
                 tiers[key] = -(tier + 1.0)
-        scored = [(r[0], r[1], tiers.get(r[1], 0.0)) for r in rows]
+        scored = [(key, tiers.get(key, 0.0)) for key in window]
     else:
-        low = None
         weights = ", ".join(str(w) for w in WEIGHTS)
-        scored = _run(conn, f"SELECT a.id, f.rowid, bm25(search_folded, {weights}) {base}", [q.folded, *params])
-    exact: set[int] = set()
-    if q.exact is not None and scored:
-        low = low if low is not None else min(r[1] for r in scored)
-        exact = {r[0] for r in _run(conn, "SELECT rowid FROM search_exact WHERE search_exact MATCH ? AND rowid >= ?",
-                                    [q.exact, low])}
-    scored.sort(key=lambda r: (r[1] not in exact, r[2], -r[1]))
-    return [r[0] for r in scored[:limit]]
+        scored = _run(conn, f"SELECT f.rowid, bm25(search_folded, {weights}) {base}", [q.folded, *params])
+    scored.sort(key=lambda r: (r[1], -r[0]))
+    ranked = [r[0] for r in scored]
+    return _ids(conn, ranked[:limit] if q.exact is None else _exact_first(conn, q.exact, ranked, limit))
+
+
+def _ids(conn: sqlite3.Connection, keys: list[int]) -> list[int]:
+    """Article ids for index keys, in the same order."""
+    if not keys:
+        return []
+    marks = ", ".join("?" for _ in keys)
+    found = dict(conn.execute(f"SELECT search_key, id FROM articles WHERE search_key IN ({marks})", keys).fetchall())
+    return [found[k] for k in keys if k in found]
+
+
+def _exact_first(conn: sqlite3.Connection, exact: TextMatch, ranked: list[int], limit: int) -> list[int]:
+    """The ranked keys with those that match the query as typed first. The text is read best first,
+    a chunk at a time, until ``limit`` exact matches are found or ``EXACT_WINDOW`` candidates are
+    read (reading every body of a common folded word costs more than the 50 ms a search may take;
+    a match ranked below the window keeps its place)."""
+    hits: list[int] = []
+    others: list[int] = []
+    chunk = max(limit, 50)
+    window = max(EXACT_WINDOW, limit)
+    for start in range(0, min(len(ranked), window), chunk):
+        keys = ranked[start:min(start + chunk, window)]
+        marks = ", ".join("?" for _ in keys)
+        texts = dict(conn.execute(
+            "SELECT a.search_key, a.title || ' ' || coalesce(a.sapo, '') || ' ' || a.body_text || ' ' ||"
+            f" coalesce((SELECT group_concat(caption, ' ') FROM images i WHERE i.article = a.id), '')"
+            f" FROM articles a WHERE a.search_key IN ({marks})", keys).fetchall())
+        for key in keys:
+            (hits if exact(texts.get(key, "")) else others).append(key)
+            if len(hits) == limit:
+                return hits
+    return (hits + others + ranked[window:])[:limit]
 
 
 def snippet(text: str, terms: Iterable[str], width: int = 180) -> str:
