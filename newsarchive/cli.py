@@ -99,20 +99,30 @@ def cli() -> None:
     """Scrape and archive news articles (OneCMS sites first) into one SQLite file."""
 
 
-def _scrape(target: str, url: str | None, verbose: bool = False,
-            allow_private: bool = False) -> tuple[dict[str, Any], RawPage]:
+def _scrape(target: str, url: str | None, verbose: bool = False, allow_private: bool = False,
+            hosts: dict[str, str] | None = None, hosts_only: bool = False) -> tuple[dict[str, Any], RawPage]:
     scheme = urlsplit(target).scheme.lower()
     now = datetime.now(UTC)
     if scheme in ("http", "https"):
         from .fetch import FetchError, fetch
         from .netguard import refusal
 
-        reason = None if allow_private else refusal(target)
+        # a literal address is judged here; a name when it is resolved for the connection itself
+        # (GuardedResolver), so that a second lookup cannot answer differently
+        reason = None if allow_private else refusal(target, resolver=None)
         if reason:
             raise Failure(reason)
-        try:
+        host = (urlsplit(target).hostname or "").lower()
+        overrides = {
             # Scrapy's own log lines would break the one-line error contract: --verbose shows them
-            got = fetch(target, {"LOG_LEVEL": "INFO" if verbose else "CRITICAL"})
+            "LOG_LEVEL": "INFO" if verbose else "CRITICAL",
+            # --allow-private is for the server named in the URL, not for wherever it redirects
+            "NEWSARCHIVE_ALLOW_PRIVATE": [host] if allow_private else False,
+            "NEWSARCHIVE_HOSTS": hosts or {},
+            "NEWSARCHIVE_HOSTS_ONLY": hosts_only,
+        }
+        try:
+            got = fetch(target, overrides)
         except FetchError as exc:
             raise Failure(str(exc), EXIT_ROBOTS if exc.kind == "robots" else EXIT_FAIL) from exc
         page = RawPage(got.url, got.body, got.status, got.headers, None)
@@ -146,17 +156,27 @@ def _scrape(target: str, url: str | None, verbose: bool = False,
 @click.option("--url", help="The address of a saved page that has no canonical link.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log on stderr.")
 @click.option("--allow-private", is_flag=True,
-              help="Allow private, loopback and link-local addresses (refused by default).")
+              help="Allow a private, loopback or link-local address for the URL's own host (refused by default).")
+@click.option("--resolve", "resolve_entries", multiple=True, metavar="HOST:ADDRESS",
+              help="Use ADDRESS for HOST without asking DNS (repeatable), like curl --resolve.")
+@click.option("--resolve-only", is_flag=True, help="Fail names not given with --resolve instead of asking DNS.")
 def scrape(target: str, db_path: Path | None, as_json: bool, no_store: bool, url: str | None, verbose: bool,
-           allow_private: bool) -> None:
+           allow_private: bool, resolve_entries: tuple[str, ...], resolve_only: bool) -> None:
     """Fetch one article URL (or read a saved .html file), print its record and archive it.
 
-    Private, loopback and link-local addresses are refused unless --allow-private is given.
+    Private, loopback and link-local addresses are refused unless --allow-private is given,
+    judged on the address connected to (redirects included).
     Exit codes: 0 archived (or printed), 1 failure (unreachable, HTTP error, not an article,
     unreadable file, refused address), 2 bad usage, 3 robots.txt forbids the URL."""
+    from .netguard import parse_hosts
+
     if url and urlsplit(url).scheme.lower() not in ("http", "https"):
         raise click.BadParameter("--url must be an http(s) address", param_hint="--url")
-    record, page = _scrape(target, url, verbose, allow_private)
+    try:
+        hosts = parse_hosts(list(resolve_entries))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--resolve") from exc
+    record, page = _scrape(target, url, verbose, allow_private, hosts, resolve_only)
     if as_json:
         emit_json(record)
     else:

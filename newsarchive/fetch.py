@@ -38,6 +38,12 @@ def project_settings(overrides: dict[str, Any] | None = None) -> Any:
     return s
 
 
+def _refusals() -> dict[str, str]:
+    from .netguard import GuardedResolver
+
+    return GuardedResolver.refused
+
+
 def fetch(url: str, overrides: dict[str, Any] | None = None) -> Fetched:
     from scrapy.crawler import CrawlerProcess
 
@@ -56,6 +62,9 @@ def fetch(url: str, overrides: dict[str, Any] | None = None) -> Fetched:
     failure = getattr(spider, "failure", None)
     if failure is not None:
         message = str(failure.value) or type(failure.value).__name__
+        refused = _refusals()
+        if refused:  # the guard refused an address on the way (the URL's host, or a redirect's)
+            raise FetchError("refused", next(iter(refused.values())))
         if ROBOTS_DENIED in message:
             raise FetchError("robots", f"robots.txt forbids fetching {url}")
         if message.startswith(f"{ROBOTS_UNAVAILABLE} (network)"):

@@ -33,9 +33,10 @@ def _forbidden(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
             or addr.is_unspecified)
 
 
-def refusal(url: str, resolver: Resolver = socket.getaddrinfo) -> str | None:
+def refusal(url: str, resolver: Resolver | None = socket.getaddrinfo) -> str | None:
     """Why ``url`` may not be fetched by default, or None. A name that does not resolve is left to
-    the fetch (which reports it as unreachable)."""
+    the fetch (which reports it as unreachable); with no ``resolver`` only literal addresses are
+    judged here, and names by :class:`GuardedResolver` when the connection is made."""
     parts = urlsplit(url)
     host = parts.hostname
     if not host:
@@ -43,6 +44,8 @@ def refusal(url: str, resolver: Resolver = socket.getaddrinfo) -> str | None:
     literal = _literal(host)
     if literal is not None:
         addrs = [literal]
+    elif resolver is None:
+        return None
     else:
         try:
             infos = resolver(host, parts.port or (443 if parts.scheme == "https" else 80), 0, socket.SOCK_STREAM)
@@ -54,3 +57,87 @@ def refusal(url: str, resolver: Resolver = socket.getaddrinfo) -> str | None:
             return (f"refused: {host} is {addr}, a private, loopback or link-local address "
                     "(--allow-private scrapes a local server on purpose)")
     return None
+
+
+def parse_hosts(entries: Any) -> dict[str, str]:
+    """``NEWSARCHIVE_HOSTS``: a dict, or ``host:address`` entries (curl's ``--resolve`` without the
+    port), comma-separated or a list."""
+    if not entries:
+        return {}
+    if isinstance(entries, dict):
+        return {str(k).lower(): str(v) for k, v in entries.items()}
+    if isinstance(entries, str):
+        entries = [e for e in entries.split(",") if e.strip()]
+    table = {}
+    for entry in entries:
+        host, sep, address = entry.strip().partition(":")
+        if not sep or _literal(address.strip("[]")) is None:
+            raise ValueError(f"not host:address: {entry!r}")
+        table[host.lower()] = address.strip("[]")
+    return table
+
+
+def _make_resolver_class() -> type:
+    """Scrapy's resolver with a guard on the address actually connected to (so a name that
+    resolves differently the second time, DNS rebinding, cannot slip past a check made
+    earlier) and a static name table. Built lazily: importing Twisted is not free."""
+    from scrapy.resolver import CachingThreadedResolver
+    from twisted.internet import defer
+    from twisted.internet.error import DNSLookupError
+
+    class GuardedResolver(CachingThreadedResolver):  # type: ignore[misc]
+        """Settings: ``NEWSARCHIVE_HOSTS`` (a static table; with ``NEWSARCHIVE_HOSTS_ONLY`` names
+        outside it fail without any DNS query), ``NEWSARCHIVE_ALLOW_PRIVATE`` (True, or the host
+        names that may be private, e.g. the site a crawl was given; False refuses them all)."""
+
+        hosts: dict[str, str] = {}
+        hosts_only = False
+        refused: dict[str, str] = {}  # name -> why (Scrapy rewords a DNS error: callers look here)
+        allow_private: bool | frozenset[str] = True
+
+        @classmethod
+        def from_crawler(cls, crawler: Any, reactor: Any) -> Any:
+            resolver = super().from_crawler(crawler, reactor)
+            settings = crawler.settings
+            resolver.hosts = parse_hosts(settings.get("NEWSARCHIVE_HOSTS"))
+            resolver.hosts_only = settings.getbool("NEWSARCHIVE_HOSTS_ONLY")
+            allow = settings.get("NEWSARCHIVE_ALLOW_PRIVATE", True)
+            if isinstance(allow, list | tuple | set | frozenset):
+                resolver.allow_private = frozenset(h.lower() for h in allow)
+            else:
+                resolver.allow_private = settings.getbool("NEWSARCHIVE_ALLOW_PRIVATE", True)
+            return resolver
+
+        def getHostByName(self, name: str, timeout: Any = ()) -> Any:  # noqa: N802 (Twisted's name)
+            key = name.lower().rstrip(".")
+            literal = _literal(key.strip("[]"))
+            if literal is not None:
+                d = defer.succeed(str(literal))
+            elif key in self.hosts:
+                d = defer.succeed(self.hosts[key])
+            elif self.hosts_only:
+                return defer.fail(DNSLookupError(f"{name}: not in NEWSARCHIVE_HOSTS (no DNS query made)"))
+            else:
+                d = super().getHostByName(name, timeout)
+            return d.addCallback(self._check, name)
+
+        def _check(self, address: str, name: str) -> str:
+            allowed = self.allow_private is True or (
+                isinstance(self.allow_private, frozenset) and name.lower().rstrip(".") in self.allow_private)
+            addr = _literal(address)
+            if not allowed and addr is not None and _forbidden(addr):
+                why = (f"refused: {name} is {addr}, a private, loopback or link-local address"
+                       " (--allow-private scrapes a local server on purpose)")
+                GuardedResolver.refused[name.lower().rstrip(".")] = why
+                raise DNSLookupError(why)
+            return address
+
+    return GuardedResolver
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GuardedResolver":
+        cls = _make_resolver_class()
+        globals()["GuardedResolver"] = cls
+        return cls
+    raise AttributeError(name)

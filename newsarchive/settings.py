@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from scrapy.settings import default_settings as _scrapy_defaults
+
 from . import __version__
 
 BOT_NAME = "newsarchive"
@@ -58,4 +60,14 @@ NEWSARCHIVE_QUIET = False
 NEWSARCHIVE_MAX_RETRY_AFTER = 120  # seconds; a longer Retry-After defers the page to the next run
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+# Every name is resolved through the guard, which checks the address actually connected to
+# (scrape refuses private ranges there: a second lookup cannot rebind it) and knows a static table.
+if hasattr(_scrapy_defaults, "TWISTED_DNS_RESOLVER"):  # the setting's name since Scrapy 2.14
+    TWISTED_DNS_RESOLVER = "newsarchive.netguard.GuardedResolver"
+else:  # pragma: no cover
+    DNS_RESOLVER = "newsarchive.netguard.GuardedResolver"
+NEWSARCHIVE_HOSTS: dict[str, str] = {}  # name -> address, never looked up (like curl --resolve)
+NEWSARCHIVE_HOSTS_ONLY = False  # True: a name outside NEWSARCHIVE_HOSTS fails, no DNS query is made
+NEWSARCHIVE_ALLOW_PRIVATE = True  # crawls reach the site they were given; scrape sets False
 FEED_EXPORT_ENCODING = "utf-8"

@@ -27,7 +27,9 @@ class UrlSpider(scrapy.Spider):
             callback=self.parse,
             errback=self.on_error,
             dont_filter=True,
-            meta={"handle_httpstatus_all": True},
+            # errors come back as responses (the caller reports the status); redirects are followed,
+            # which handle_httpstatus_all would have stopped
+            meta={"handle_httpstatus_list": list(range(400, 600))},
         )
 
     def parse(self, response: Response) -> Iterator[dict[str, Any]]:

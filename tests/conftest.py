@@ -31,9 +31,10 @@ Route = tuple[int, dict[str, str], bytes] | Callable[[BaseHTTPRequestHandler], t
 
 
 class LoopbackSite:
-    """A web server on 127.0.0.1 serving a dict of routes; records every request path."""
+    """A web server on 127.0.0.1 (or another loopback address) serving a dict of routes; records
+    every request path."""
 
-    def __init__(self, routes: dict[str, Route]) -> None:
+    def __init__(self, routes: dict[str, Route], host: str = "127.0.0.1") -> None:
         self.routes = routes
         self.requests: list[str] = []
         self.user_agents: list[str] = []
@@ -64,8 +65,9 @@ class LoopbackSite:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.port = self.server.server_address[1]
+        self.base = f"http://{host}:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -81,8 +83,8 @@ class LoopbackSite:
 def site() -> Iterator[Callable[[dict[str, Route]], LoopbackSite]]:
     started: list[LoopbackSite] = []
 
-    def start(routes: dict[str, Route]) -> LoopbackSite:
-        s = LoopbackSite(routes)
+    def start(routes: dict[str, Route], host: str = "127.0.0.1") -> LoopbackSite:
+        s = LoopbackSite(routes, host)
         started.append(s)
         return s
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from importlib import resources
 
 import pytest
 from conftest import ROBOTS_OK, html_route, run_cli
@@ -48,3 +49,40 @@ def test_scrape_makes_no_connection_to_a_refused_address(site) -> None:
         assert out.returncode == 1 and "refused" in out.stderr and "--allow-private" in out.stderr, host
         assert len(out.stderr.strip().splitlines()) == 1
     assert s.requests == []
+
+
+SEED = resources.files("newsarchive.demo").joinpath("article.html").read_bytes()
+
+
+def test_a_name_is_judged_on_the_address_connected_to(site) -> None:
+    # names resolve through the stub table only (no DNS query leaves the machine)
+    s = site({"/robots.txt": ROBOTS_OK, "/a-1.html": html_route(SEED)})
+    url = f"http://news.test:{s.port}/a-1.html"
+    out = run_cli("scrape", url, "--no-store", "--resolve", "news.test:127.0.0.1", "--resolve-only")
+    assert out.returncode == 1 and "refused: news.test is 127.0.0.1" in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and s.requests == []
+    unknown = run_cli("scrape", f"http://nowhere.test:{s.port}/a-1.html", "--no-store", "--resolve-only")
+    assert unknown.returncode == 1 and "DNS lookup failed" in unknown.stderr and s.requests == []
+    ok = run_cli("scrape", url, "--no-store", "--resolve", "news.test:127.0.0.1", "--resolve-only", "--allow-private")
+    assert ok.returncode == 0, ok.stderr
+    assert s.requests == ["/robots.txt", "/a-1.html"]
+
+
+def test_allow_private_is_for_the_named_host_not_for_a_redirect(site) -> None:
+    inner = site({"/robots.txt": ROBOTS_OK, "/secret-1.html": html_route(SEED)}, host="127.0.0.2")
+    outer = site({"/robots.txt": ROBOTS_OK, "/a-1.html": html_route(SEED),
+                  "/moved-1.html": (301, {"Location": "/a-1.html"}, b""),
+                  "/away-1.html": (302, {"Location": inner.url("/secret-1.html")}, b""),
+                  "/meta-1.html": (302, {"Location": "http://169.254.169.254/latest/meta-data"}, b"")})
+    moved = run_cli("scrape", "--allow-private", outer.url("/moved-1.html"), "--no-store", "--json")
+    assert moved.returncode == 0, moved.stderr  # a redirect on the same server is followed
+    for path in ("/away-1.html", "/meta-1.html"):
+        out = run_cli("scrape", "--allow-private", outer.url(path), "--no-store")
+        assert out.returncode == 1 and "refused" in out.stderr, out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1
+    assert inner.requests == []
+
+
+def test_bad_resolve_entries_are_usage_errors() -> None:
+    out = run_cli("scrape", "http://news.test/a-1.html", "--resolve", "news.test")
+    assert out.returncode == 2 and "--resolve" in out.stderr
