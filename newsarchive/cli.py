@@ -460,7 +460,8 @@ def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int 
     Exit codes: 0 success, 1 failed (nothing fetched), 2 bad arguments, 3 robots.txt forbids the
     site (or cannot be read), 4 another crawl of this site holds the lock, 5 partial failure
     (some articles failed; they are retried by the next run), 6 stopped by SIGTERM or Ctrl-C
-    (the next run walks the same window again)."""
+    (the next run walks the same window again), 7 the archive cannot be written (disk full,
+    -s NEWSARCHIVE_MAX_DB_MB quota, read-only file): the crawl stops, nothing is half-written."""
     from . import crawl as crawling
     from .sites import resolve
 
@@ -488,6 +489,11 @@ def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int 
     code = crawling.EXIT_FOR_OUTCOME.get(outcome, EXIT_FAIL)
     if outcome == "lock_held":
         raise Failure(f"another crawl of {site} is running on {db} (lock held)", code)
+    if outcome == "failed" and stats.get("newsarchive/unreachable"):
+        raise Failure(f"cannot reach {stats['newsarchive/unreachable']} (nothing fetched)", code)
+    if outcome == "storage_error":
+        raise Failure(f"{stats.get('newsarchive/storage_error')}: the crawl stopped; every article archived so far"
+                      " is intact and the next run walks the same window again", code)
     summary_line = (f"{site}: {outcome}; {stats.get('newsarchive/new', 0)} new, {stats.get('newsarchive/revised', 0)}"
                     f" revised, {stats.get('newsarchive/unchanged', 0)} unchanged, {stats.get('newsarchive/failed', 0)}"
                     f" failed, {stats.get('response_received_count', 0)} pages fetched")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,13 +22,14 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from .sites import resolve
-from .store import Archive, default_db_path
+from .store import Archive, StorageError, default_db_path
 from .store.crawlstate import DEFAULT_SCHEDULE, CrawlState
 from .urls import site_of
 
 DEFAULT_WINDOW = timedelta(days=7)  # an empty archive reaches back this far before the newest article
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ROBOTS, EXIT_LOCKED, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 6
+EXIT_STORAGE = 7  # the archive cannot be written (disk full, quota, read-only): nothing half-written
 
 
 def parse_duration(text: str) -> timedelta:
@@ -70,6 +72,17 @@ class CrawlPlan:
     revisits: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     resumed: bool = False
+
+
+def stop_crawl(crawler: Any, spider: Any, reason: str) -> None:
+    """Close the spider with ``reason`` (Scrapy 2.14 made this a coroutine)."""
+    engine = crawler.engine
+    if hasattr(engine, "close_spider_async"):
+        from scrapy.utils.defer import deferred_from_coro
+
+        deferred_from_coro(engine.close_spider_async(reason=reason))
+    else:  # pragma: no cover (older Scrapy)
+        engine.close_spider(spider, reason)
 
 
 def db_path(settings: Any) -> Path:
@@ -175,7 +188,7 @@ class RunRecorder:
             self.lock = None
             self.stats.set_value("newsarchive/lock_held", True)
             self.stats.set_value("newsarchive/outcome", "lock_held")
-            self.crawler.engine.close_spider(spider, "lock_held")
+            stop_crawl(self.crawler, spider, "lock_held")
             return
         with Archive(db) as archive:
             bound = plan.floor.isoformat() if plan.floor else None
@@ -220,12 +233,13 @@ class RunRecorder:
 
     def outcome(self, reason: str) -> str:
         c = self.counts()
-        if reason in ("shutdown", "lock_held"):
+        if reason in ("shutdown", "lock_held", "storage_error"):
             return "interrupted" if reason == "shutdown" else reason
         denied = int(self.stats.get_value("robotstxt/forbidden", 0) or 0)
         robots = int(self.stats.get_value("robotstxt/response_count", 0) or 0)
         if c["pages"] - robots <= 0:  # nothing but robots.txt was fetched
-            return "robots_denied" if denied else "failed"
+            unreachable = self.stats.get_value("newsarchive/unreachable")
+            return "robots_denied" if denied and not unreachable else "failed"
         if c["failed"] or self.errors:
             return "partial"
         return "success"
@@ -239,12 +253,15 @@ class RunRecorder:
         self.stats.set_value("newsarchive/outcome", outcome)
         if self.tty:
             sys.stderr.write("\r" + self.line() + "\x1b[K\n")
-        with Archive(db_path(self.crawler.settings)) as archive:
-            state = CrawlState(archive)
-            bound = self.stats.get_value("newsarchive/since_bound")
-            if bound:
-                state.set_bound(self.run_id, bound)
-            state.finish_run(self.run_id, outcome, self.counts(), self.errors)
+        try:
+            with Archive(db_path(self.crawler.settings)) as archive:
+                state = CrawlState(archive)
+                bound = self.stats.get_value("newsarchive/since_bound")
+                if bound:
+                    state.set_bound(self.run_id, bound)
+                state.finish_run(self.run_id, outcome, self.counts(), self.errors)
+        except (StorageError, sqlite3.OperationalError):
+            pass  # a full disk: the run stays unfinished, which the next run reads as "resume"
         if self.lock is not None:
             self.lock.release()
 
@@ -256,6 +273,7 @@ EXIT_FOR_OUTCOME = {
     "robots_denied": EXIT_ROBOTS,
     "lock_held": EXIT_LOCKED,
     "interrupted": EXIT_INTERRUPTED,
+    "storage_error": EXIT_STORAGE,
 }
 
 
@@ -272,7 +290,9 @@ def run_crawl(site: str, db: Path, *, since: str | None = None, max_articles: in
     overrides: dict[str, Any] = {
         "NEWSARCHIVE_DB": str(db),
         "NEWSARCHIVE_QUIET": quiet,
-        "LOG_LEVEL": "DEBUG" if verbose else "ERROR",
+        # what goes wrong is counted, recorded in the run and summed up in one line; Scrapy's own
+        # error log (tracebacks included) is for --verbose
+        "LOG_LEVEL": "DEBUG" if verbose else "CRITICAL",
     }
     if revisit:
         overrides["NEWSARCHIVE_REVISIT"] = revisit

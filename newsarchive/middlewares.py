@@ -49,7 +49,11 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
         self.crawler.stats.inc_value("robotstxt/unavailable")
-        self._set(netloc, _DenyAll(str(exc) or type(exc).__name__, network=not isinstance(exc, IgnoreRequest)))
+        network = not isinstance(exc, IgnoreRequest)
+        reason = str(exc) or type(exc).__name__
+        if network:  # the host cannot be reached at all (refused, no such name, timeout)
+            self.crawler.stats.set_value("newsarchive/unreachable", f"{netloc}: {reason}")
+        self._set(netloc, _DenyAll(reason, network=network))
 
     def _set(self, netloc: str, parser: Any) -> None:
         pending = self._parsers[netloc]

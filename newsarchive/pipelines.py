@@ -5,16 +5,18 @@ The items that leave the pipelines are record objects (shared/spec/record.md), s
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from datetime import datetime
 from typing import Any
 
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.logformatter import LogFormatter
 
-from .crawl import db_path
+from .crawl import db_path, stop_crawl
 from .extract import NotAnArticle, extract
 from .sites import crawl_key
-from .store import Archive, RawPage
+from .store import Archive, RawPage, StorageError
 from .store.crawlstate import CrawlState
 
 
@@ -40,6 +42,7 @@ class ArchivePipeline:
         self.archive: Archive | None = None
         self.state: CrawlState | None = None
         self.key = ""
+        self.write_ms: list[float] = []  # time of each article's write transaction
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ArchivePipeline:
@@ -48,12 +51,19 @@ class ArchivePipeline:
         return cls(crawler)
 
     def open_spider(self, spider: Any = None) -> None:
-        self.archive = Archive(db_path(self.crawler.settings))
+        settings = self.crawler.settings
+        quota = settings.getfloat("NEWSARCHIVE_MAX_DB_MB")
+        self.archive = Archive(db_path(settings), max_bytes=int(quota * 2**20) if quota else None)
         self.state = CrawlState(self.archive)
         base = getattr(spider, "base", None)
         self.key = spider._plan().key if hasattr(spider, "_plan") else (crawl_key(base) if base else "")
 
     def close_spider(self, spider: Any = None) -> None:
+        if self.write_ms:  # in the stats dump (LOG_LEVEL=INFO): how long the archive kept the write lock
+            ms = sorted(self.write_ms)
+            for name, q in (("p50", 0.5), ("p99", 0.99)):
+                self.stats.set_value(f"newsarchive/write_ms_{name}", round(ms[min(len(ms) - 1, int(q * len(ms)))], 2))
+            self.stats.set_value("newsarchive/write_ms_max", round(ms[-1], 2))
         if self.archive is not None:
             self.archive.close()
 
@@ -63,6 +73,17 @@ class ArchivePipeline:
         self.stats.inc_value("newsarchive/failed")
 
     def process_item(self, item: Any, spider: Any = None) -> Any:
+        try:
+            return self._process(item, spider)
+        except (StorageError, sqlite3.OperationalError) as exc:
+            # disk full (or quota, or a read-only file): what was being written was rolled back
+            # whole; fetching more would only lose more, so the run stops and says why (exit 7)
+            if not self.stats.get_value("newsarchive/storage_error"):
+                self.stats.set_value("newsarchive/storage_error", str(exc))
+                stop_crawl(self.crawler, spider, "storage_error")
+            raise DropItem(f"not archived: {exc}") from exc
+
+    def _process(self, item: Any, spider: Any) -> Any:
         assert self.archive is not None and self.state is not None
         kind = item.get("type") if isinstance(item, dict) else None
         if kind == "checked":  # 304: the article is as archived
@@ -82,7 +103,9 @@ class ArchivePipeline:
             self._failed(item["url"], f"not an article: {exc}")
             raise DropItem(f"not an article: {item['url']}") from exc
         raw = RawPage(item["url"], item["body"], item["status"], item["headers"], item["fetched_at"])
+        started = time.perf_counter()
         result = self.archive.save(record, raw)
+        self.write_ms.append((time.perf_counter() - started) * 1000)
         headers = item["headers"]
         self.state.set_validators(result.id, _header(headers, "ETag"), _header(headers, "Last-Modified"))
         for url in {item["url"], item.get("request_url") or item["url"], record["url"]}:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Request, Response, TextResponse
 from twisted.python.failure import Failure
 
@@ -375,4 +375,12 @@ class OneCMSSpider(scrapy.Spider):
             return  # robots.txt said no: a policy, not a failure to retry
         response = getattr(value, "response", None)
         message = f"HTTP {response.status}" if response is not None else (str(value) or type(value).__name__)
-        yield {"type": "failed", "url": request.url, "error": message, "fetched_at": dates.utc_now()}
+        if isinstance(value, DownloadCancelledError) and not str(value):
+            # Scrapy cancels a body that grows past DOWNLOAD_MAXSIZE without a message (it logs one)
+            running = self.crawler.engine is not None and self.crawler.engine.running
+            limit = self.crawler.settings.getint("DOWNLOAD_MAXSIZE")
+            message = (f"body larger than DOWNLOAD_MAXSIZE ({limit} bytes): download stopped" if running
+                       else "download cancelled: the crawl was stopping")
+        # the URL that was asked for, not the last hop of its redirects: that is what is retried
+        url = (request.meta.get("redirect_urls") or [request.url])[0]
+        yield {"type": "failed", "url": url, "error": message, "fetched_at": dates.utc_now()}

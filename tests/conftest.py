@@ -119,3 +119,34 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
 
 def load_golden(name: str) -> dict[str, Any]:
     return json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
+
+
+# -- figures for docs/reliability.md (bench/reliability.py runs the marked tests and writes it) --
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_OUTCOME] = report.outcome
+    return report
+
+
+_OUTCOME = pytest.StashKey[str]()
+
+
+@pytest.fixture
+def reliability(request: pytest.FixtureRequest) -> Iterator[Callable[..., None]]:
+    """``reliability(case, name, done, **figures)``: one row of docs/reliability.md. Written (with the
+    test's outcome) only when NEWSARCHIVE_RELIABILITY names a file, as bench/reliability.py does."""
+    rows: list[dict[str, Any]] = []
+
+    def add(case: int, name: str, done: str, **figures: Any) -> None:
+        rows.append({"case": case, "name": name, "done": done, "figures": figures, "test": request.node.nodeid})
+
+    yield add
+    target = os.environ.get("NEWSARCHIVE_RELIABILITY")
+    if target and rows:
+        outcome = request.node.stash.get(_OUTCOME, "failed")
+        with open(target, "a", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps({**row, "outcome": outcome}, ensure_ascii=False) + "\n")

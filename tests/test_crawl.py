@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -16,8 +17,11 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
+from newsarchive import settings as project_settings
 from newsarchive.demo.site import DemoSite, serve
 from newsarchive.demo.templates import expected
+from newsarchive.store import read_only_uri
+from newsarchive.store import search as fts
 from newsarchive.urls import canonical
 
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8"]
@@ -144,20 +148,34 @@ def kill_after(site: DemoSite, db: Path, articles: int) -> None:
     proc.wait()
 
 
-def test_kill_9_then_rerun_equals_an_uninterrupted_run(demo: DemoSite, tmp_path: Path) -> None:
+@pytest.mark.reliability
+def test_kill_9_then_rerun_equals_an_uninterrupted_run(demo: DemoSite, tmp_path: Path, reliability) -> None:
     reference = tmp_path / "ref.db"
     assert crawl(demo, reference, "--since", "2020-01-01").returncode == 0
     db = tmp_path / "killed.db"
+    before = len(demo.requests)
     kill_after(demo, db, 15)
     partial = sqlite3.connect(db).execute("SELECT count(*) FROM articles").fetchone()[0]
-    assert 0 < partial < 60
     out = crawl(demo, db)  # no --since: the killed run's window is resumed, not the default one
-    assert out.returncode == 0, out.stderr
     con = sqlite3.connect(db)
-    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert con.execute("SELECT count(*), count(DISTINCT url) FROM articles").fetchone() == (60, 60)
+    integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
+    total, distinct = con.execute("SELECT count(*), count(DISTINCT url) FROM articles").fetchone()
     strip = lambda rs: {u: {k: v for k, v in r.items() if k != "fetched_at"} for u, r in rs.items()}  # noqa: E731
-    assert strip(stored(db)) == strip(stored(reference))
+    got, want = strip(stored(db)), strip(stored(reference))
+    fetches = Counter(p.split("?")[0] for p, _ in demo.requests[before:] if p.endswith(".html"))
+    twice = sum(1 for n in fetches.values() if n > 1)
+    concurrency = project_settings.CONCURRENT_REQUESTS_PER_DOMAIN  # what the killed run had in flight at most
+    reliability(1, "kill -9", f"a 60-article backfill killed with SIGKILL once {partial} articles were archived, "
+                "then the same command again; compared with an uninterrupted run of the same site",
+                archived_before_the_kill=partial, missing=len(set(want) - set(got)), duplicates=total - distinct,
+                records_differing=sum(1 for u in want if u in got and got[u] != want[u]), integrity=integrity,
+                article_pages_fetched_twice=twice, concurrency=concurrency)
+    assert 0 < partial < 60
+    assert out.returncode == 0, out.stderr
+    assert integrity == "ok"
+    assert (total, distinct) == (60, 60)
+    assert got == want
+    assert twice <= concurrency
     runs = json.loads(run_cli("runs", "--db", str(db), "--json").stdout)
     assert [r["outcome"] for r in runs] == ["success", "interrupted"]
 
@@ -275,32 +293,46 @@ def test_unreadable_robots_stops_the_crawl_before_any_article(tmp_path: Path) ->
     assert [p for p in site.fetched() if not p.startswith("/robots.txt")] == []
 
 
-def test_two_sites_side_by_side_into_one_database_while_reading(tmp_path: Path) -> None:
+@pytest.mark.reliability
+def test_two_sites_side_by_side_into_one_database_while_reading(tmp_path: Path, reliability) -> None:
     a, b = DemoSite(40), DemoSite(40)
     db = tmp_path / "a.db"
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
     with serve(a, host="127.0.0.1"), serve(b, host="127.0.0.2"):
         procs = [subprocess.Popen([sys.executable, "-m", "newsarchive.cli", "crawl", s.base, "--db", str(db), "-q",
-                                   "--since", "2020-01-01", *FAST], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
-                 for s in (a, b)]
-        reads = 0
+                                   "--since", "2020-01-01", *FAST, "-s", "LOG_LEVEL=INFO", "-s", f"LOG_FILE={log}"],
+                                  cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+                 for s, log in zip((a, b), logs, strict=True)]
+        query_ms: list[float] = []
+        locked, wal = 0, 0
         while any(p.poll() is None for p in procs):
+            wal = max(wal, os.path.getsize(f"{db}-wal") if os.path.exists(f"{db}-wal") else 0)
             if db.exists():
-                con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+                con = sqlite3.connect(read_only_uri(db), uri=True, timeout=1)
                 try:
-                    con.execute("SELECT count(*) FROM articles WHERE title LIKE '%tuần%'").fetchone()
-                    reads += 1
+                    started = time.perf_counter()
+                    fts.search(con, ("ha noi", "Điện Biên", "xe buyt*")[len(query_ms) % 3])
+                    query_ms.append((time.perf_counter() - started) * 1000)
                 except sqlite3.OperationalError as exc:  # the schema may not exist in the first instant
-                    assert "locked" not in str(exc), exc
+                    locked += "locked" in str(exc)
                 finally:
                     con.close()
-            time.sleep(0.01)
+            time.sleep(0.005)
         errors = [p.communicate()[1] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], errors
-    assert all("locked" not in e for e in errors)
     con = sqlite3.connect(db)
-    assert dict(con.execute("SELECT site, count(*) FROM articles GROUP BY site").fetchall()) == {
-        "127.0.0.1": 40, "127.0.0.2": 40}
-    assert reads > 10
+    counts = dict(con.execute("SELECT site, count(*) FROM articles GROUP BY site").fetchall())
+    write_p99 = max(float(m.group(1)) for log in logs
+                    for m in [re.search(r"'newsarchive/write_ms_p99': ([0-9.]+)", log.read_text())] if m)
+    query_ms.sort()
+    reliability(2, "concurrent writers and readers", "two crawls (40 articles each, 127.0.0.1 and 127.0.0.2) into "
+                "one archive while a loop of searches reads it", locked_failures=locked + sum(
+                    "locked" in e for e in errors), rows=counts, searches=len(query_ms),
+                search_p99_ms=query_ms[int(0.99 * (len(query_ms) - 1))], write_p99_ms=write_p99,
+                largest_wal_KiB=round(wal / 1024))
+    assert [p.returncode for p in procs] == [0, 0], errors
+    assert locked == 0 and all("locked" not in e for e in errors)
+    assert counts == {"127.0.0.1": 40, "127.0.0.2": 40}
+    assert len(query_ms) > 10
 
 
 def test_scrapy_crawl_onecms_does_the_same_and_feeds_records(demo: DemoSite, tmp_path: Path) -> None:

@@ -9,10 +9,12 @@ check what a crawl fetched; articles can be edited while the site runs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,10 +75,46 @@ FAULTS = {
     "404": "404",
     "410": "410 Gone",
     "redirect-loop": "a redirect to itself",
-    "redirect-chain": "a chain of 15 redirects",
+    "redirect-chain": "a chain of 8 redirects to an article",
+    "redirect-chain-long": "an endless chain of redirects, a new URL each hop",
     "hang": "accepts the request and never answers",
+    "drip": "answers one byte a second",
     "not-an-article": "200 with a page that is no article",
+    "gzip-bomb": "about 1 MB of gzip that inflates to 1 GiB",
+    "deflate-bomb": "the same bomb as deflate",
+    "br-bomb": "the same bomb as brotli",
+    "huge-length": "a Content-Length of 2 GiB (and bytes until the reader hangs up)",
+    "huge-chunked": "a 200 MiB chunked body",
 }
+BOMB_SIZE = 1 << 30
+
+
+@functools.cache
+def bomb(encoding: str) -> bytes:
+    """``BOMB_SIZE`` bytes of an HTML-looking page compressed (~1 MB), made once per process."""
+    head = b"<html><head><title>bom</title></head><body><p>"
+    zeros = bytes(1 << 24)
+    if encoding == "br":
+        import brotli
+
+        out = brotli.Compressor(quality=5)
+        parts = [out.process(head)] + [out.process(zeros) for _ in range((BOMB_SIZE - len(head)) >> 24)]
+        return b"".join([*parts, out.finish()])
+    z = zlib.compressobj(9, zlib.DEFLATED, 31 if encoding == "gzip" else 15)
+    parts = [z.compress(head)] + [z.compress(zeros) for _ in range((BOMB_SIZE - len(head)) >> 24)]
+    return b"".join([*parts, z.flush()])
+
+
+def _stream(total: int, chunk: int = 1 << 16, delay: float = 0.0) -> Iterator[bytes]:
+    """``total`` bytes of filler, ``chunk`` at a time (the server stops when the reader hangs up)."""
+    block = (b"<p>" + b"x" * (chunk - 7) + b"</p>\n")[:chunk]
+    sent = 0
+    while sent < total:
+        piece = block[: min(chunk, total - sent)]
+        if delay:
+            time.sleep(delay)
+        yield piece
+        sent += len(piece)
 
 
 def slugify(text: str) -> str:
@@ -208,7 +246,7 @@ class DemoSite:
         self.faults[path] = name
         return path
 
-    def _fault(self, path: str, headers: Any) -> tuple[int, dict[str, str], bytes]:
+    def _fault(self, path: str, headers: Any, query: str = "") -> tuple[int, dict[str, str], bytes | Iterator[bytes]]:
         name = self.faults[path]
         with self.lock:
             self.fault_hits[path] += 1
@@ -223,10 +261,22 @@ class DemoSite:
             return int(name), html, b"<html><body>error</body></html>"
         if name == "redirect-loop":
             return 302, {"Location": self.base + path.lstrip("/")}, b""
-        if name == "redirect-chain":
-            return 302, {"Location": f"{self.base}{path.lstrip('/')}?hop={hits}"}, b""
+        if name.startswith("redirect-chain"):
+            hop = int(query.partition("hop=")[2] or 0) + 1
+            if name == "redirect-chain" and hop > 8:
+                return 302, {"Location": self.articles[self.order[-1]].url}, b""
+            return 302, {"Location": f"{self.base}{path.lstrip('/')}?hop={hop}"}, b""
         if name == "hang":
             time.sleep(3600)
+        if name == "drip":
+            return 200, html, _stream(3600, chunk=1, delay=1.0)
+        if name.endswith("-bomb"):
+            encoding = name.split("-")[0]
+            return 200, {**html, "Content-Encoding": encoding}, bomb(encoding)
+        if name == "huge-length":
+            return 200, {**html, "Content-Length": str(2 << 30)}, _stream(2 << 30)
+        if name == "huge-chunked":
+            return 200, html, _stream(200 << 20)
         return 200, html, "<html><head><title>Trang chủ</title></head><body><p>Không phải bài báo</p></body></html>".encode()
 
     def expected_ids(self) -> list[int]:
@@ -326,13 +376,13 @@ WebControl.loadmore_params = () => ({{ type: 'channel', channelId: {channel_id} 
         return ('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
                 f'xmlns:image="http://www.google.com/schemas/sitemap-image/1.1">{urls}</urlset>').encode()
 
-    def route(self, path: str, headers: Any) -> tuple[int, dict[str, str], bytes]:
+    def route(self, path: str, headers: Any) -> tuple[int, dict[str, str], bytes | Iterator[bytes]]:
         """(status, headers, body) for a request path."""
         html = {"Content-Type": "text/html; charset=utf-8"}
         xml = {"Content-Type": "application/xml; charset=utf-8"}
         clean = unquote(urlsplit(path).path)
         if clean in self.faults:
-            return self._fault(clean, headers)
+            return self._fault(clean, headers, urlsplit(path).query)
         if clean == "/robots.txt":
             robots = ROBOTS + self.robots_extra + f"Sitemap: {self.base}sitemap.xml\n"
             return 200, {"Content-Type": "text/plain"}, robots.encode()
@@ -411,10 +461,26 @@ def serve(site: DemoSite, host: str = "127.0.0.1", port: int = 0) -> Iterator[st
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
+            streamed = not isinstance(body, bytes)
+            if not streamed:
+                self.send_header("Content-Length", str(len(body)))
+            elif "Content-Length" not in headers:
+                self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            if status != 304:
-                self.wfile.write(body)
+            if status == 304:
+                return
+            try:
+                if not streamed:
+                    self.wfile.write(body)
+                    return
+                chunked = "Content-Length" not in headers
+                for piece in body:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                    self.wfile.flush()
+                if chunked:
+                    self.wfile.write(b"0\r\n\r\n")
+            except OSError:  # the reader hung up (what a size limit does): nothing to answer
+                self.close_connection = True
 
         def log_message(self, format: str, *args: object) -> None:
             pass

@@ -82,7 +82,10 @@ def _headers_json(headers: Mapping[str, Any] | None) -> str | None:
 class Archive:
     """``Archive(path)`` opens (creating and migrating) the archive database."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, readonly: bool = False,
+                 max_bytes: int | None = None) -> None:
+        """``max_bytes``: a size the file may not grow past (a quota; writes past it fail as on a
+        full disk, with :class:`StorageError`, and nothing half-written)."""
         self.path = Path(path) if path is not None else default_db_path()
         try:
             if readonly:
@@ -101,6 +104,9 @@ class Archive:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute("PRAGMA synchronous = NORMAL")
                 migrate(self.conn)
+                if max_bytes:
+                    page = self.conn.execute("PRAGMA page_size").fetchone()[0]
+                    self.conn.execute(f"PRAGMA max_page_count = {max(1, int(max_bytes) // page)}")
             else:
                 self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:

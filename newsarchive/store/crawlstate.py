@@ -131,8 +131,9 @@ class CrawlState:
         row = self.conn.execute(
             "SELECT id, since_bound, outcome, finished_at FROM runs WHERE site = ? ORDER BY id DESC LIMIT 1", (key,)
         ).fetchone()
-        # killed (never finished) or stopped by a signal: its window was not walked to the end
-        if row and (row[2] is None or row[2] == "interrupted"):
+        # killed (never finished), stopped by a signal or by a full disk: its window was not
+        # walked to the end
+        if row and (row[2] is None or row[2] in ("interrupted", "storage_error")):
             return {"id": row[0], "since_bound": row[1]}
         return None
 
