@@ -43,7 +43,9 @@ CASES = {
 def _figures(figures: dict) -> str:
     parts = []
     for key, value in figures.items():
-        if isinstance(value, float):
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        elif isinstance(value, float):
             value = f"{value:,.1f}" if abs(value) >= 10 else f"{value:.2f}"
         elif isinstance(value, int):
             value = f"{value:,}"

@@ -31,6 +31,15 @@ class _DenyAll:
         return None
 
 
+def _unreachable() -> tuple[type[BaseException], ...]:
+    """Errors meaning the host could not be connected to (a timeout is not one: it answered)."""
+    import scrapy.exceptions
+    from twisted.internet.error import ConnectError  # DNS lookup, refused, no route…
+
+    names = ("DownloadConnectionRefusedError", "CannotResolveHostError")  # Scrapy 2.14+ wraps them
+    return (ConnectError, *(getattr(scrapy.exceptions, n) for n in names if hasattr(scrapy.exceptions, n)))
+
+
 class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
     """robots.txt obeyed, and an unreadable robots.txt (5xx, timeout, refused) means "disallow".
     A 4xx robots.txt means there is none, so everything is allowed (RFC 9309)."""
@@ -51,7 +60,7 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
         self.crawler.stats.inc_value("robotstxt/unavailable")
         network = not isinstance(exc, IgnoreRequest)
         reason = str(exc) or type(exc).__name__
-        if network:  # the host cannot be reached at all (refused, no such name, timeout)
+        if isinstance(exc, _unreachable()):  # no connection at all (refused, no such name, no route)
             self.crawler.stats.set_value("newsarchive/unreachable", f"{netloc}: {reason}")
         self._set(netloc, _DenyAll(reason, network=network))
 

@@ -41,7 +41,11 @@ REDIRECT_MAX_TIMES = 10
 RETRY_GIVE_UP_LOG_LEVEL = "INFO"  # a page given up on is recorded in the run and retried next run
 
 COOKIES_ENABLED = False
+# No code-execution consoles in the crawler process (docs/security.md)
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # recent Scrapy: a local HTTP server that runs code in the process
+# Only http(s) is ever fetched: a redirect or a link to file:, data:, ftp: or s3: fails
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
 LOG_LEVEL = "WARNING"
 LOG_FORMATTER = "newsarchive.pipelines.QuietDrops"
 ITEM_PIPELINES = {"newsarchive.pipelines.ArchivePipeline": 300}

@@ -156,6 +156,7 @@ class DemoSite:
         self.times: list[float] = []  # monotonic time of each request
         self.robots_extra = ""  # e.g. "Crawl-delay: 1\n"
         self.faults: dict[str, str] = {}  # article-shaped path -> fault name (FAULTS), linked from home
+        self.extra_links: list[str] = []  # more links on the home page (e.g. to another host)
         self.fault_hits: Counter[str] = Counter()
         self.articles: dict[int, DemoArticle] = {}
         self.order: list[int] = []  # newest first
@@ -328,6 +329,7 @@ WebControl.loadmore_params = () => ({{ type: 'channel', channelId: {channel_id} 
         ids = self.channel(None)[:6]
         items = "".join(self._item_html(aid) for aid in ids)
         faults = "".join(f'<a href="{self.base}{p.lstrip("/")}">{FAULTS[n]}</a>' for p, n in self.faults.items())
+        faults += "".join(f'<a href="{e(url)}">Tin liên quan</a>' for url in self.extra_links)
         body = f'<ul class="onecms__loading">{items}</ul><div class="c-box">{faults}</div>'
         return self._chrome("Báo Demo", body, 0, "trang-chu")
 
