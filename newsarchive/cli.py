@@ -246,6 +246,20 @@ def revision_diff(revs: list[dict[str, Any]], rev_from: int | None, rev_to: int 
     return "".join(out)
 
 
+def _export_warc(archive: Archive, output: Path | None, wanted: set[int] | None, filters: dict[str, Any]) -> None:
+    from .warc import export_warc
+
+    if output is None and sys.stdout.isatty():
+        raise Failure("a WARC is binary: give -o FILE (or redirect stdout)", EXIT_USAGE)
+    ids = (a for batch in archive.id_batches(500, **filters) for a in batch if wanted is None or a in wanted)
+    try:
+        with (output.open("wb") if output else open(sys.stdout.fileno(), "wb", closefd=False)) as out:
+            n = export_warc(archive, out, ids)
+    except OSError as exc:
+        raise Failure(f"cannot write {output or 'stdout'}: {exc.strerror or exc}") from exc
+    click.echo(f"wrote {n} response records{f' to {output}' if output else ''}", err=True)
+
+
 CSV_COLUMNS = ("id", "url", "site", "article_id", "kind", "title", "sapo", "dateline", "authors", "published_at",
                "modified_at", "section", "breadcrumb", "tags", "body_text", "images", "source", "language",
                "extractor", "extractor_version", "fetched_at")
@@ -253,7 +267,8 @@ CSV_COLUMNS = ("id", "url", "site", "article_id", "kind", "title", "sapo", "date
 
 @cli.command()
 @db_option
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "warc"]), default="jsonl", show_default=True,
+              help="warc: the stored raw pages (headers, bodies, fetch times) as a gzipped WARC 1.1 file.")
 @click.option("--since", help="Published at or after (YYYY-MM-DD or ISO 8601).")
 @click.option("--until", help="Published before (YYYY-MM-DD or ISO 8601).")
 @click.option("--site", help="Only this site (host without www.).")
@@ -263,8 +278,8 @@ CSV_COLUMNS = ("id", "url", "site", "article_id", "kind", "title", "sapo", "date
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file, not stdout.")
 def export(db_path: Path | None, fmt: str, since: str | None, until: str | None, site: str | None,
            section: str | None, author: str | None, query: str | None, output: Path | None) -> None:
-    """Export archived articles: JSONL (one record object per line) or CSV (one row per article).
-    Takes the filters of 'newsarchive search'."""
+    """Export archived articles: JSONL (one record object per line), CSV (one row per article) or
+    WARC (the raw pages they were extracted from). Takes the filters of 'newsarchive search'."""
     since_v, until_v = parse_date_option(since), parse_date_option(until)
     with open_archive(db_path, readonly=True) as archive:
         wanted: set[int] | None = None
@@ -275,6 +290,10 @@ def export(db_path: Path | None, fmt: str, since: str | None, until: str | None,
                 wanted = set(fts.search(archive.conn, query, limit=10**9, sort="newest"))
             except fts.QueryError as exc:
                 raise Failure(str(exc)) from exc
+        if fmt == "warc":
+            _export_warc(archive, output, wanted, dict(since=since_v, until=until_v, site=site, section=section,
+                                                       author=author))
+            return
         out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
         try:
             writer = csv.writer(out) if fmt == "csv" else None
@@ -577,6 +596,71 @@ def demo(db_path: Path | None, articles: int, serve: bool, port: int) -> None:
         for aid in fts.search(archive.conn, "dien bien", limit=3):
             click.echo(f"  [{aid}] {archive.record(aid)['title']}")  # type: ignore[index]
     click.echo("try: newsarchive show 1   newsarchive search 'da nang'   newsarchive export   newsarchive runs")
+
+
+def _short(value: Any, width: int = 70) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@cli.command()
+@db_option
+@click.option("--site", help="Only this site (host without www.).")
+@click.option("--since", help="Published at or after (YYYY-MM-DD or ISO 8601).")
+@click.option("--until", help="Published before (YYYY-MM-DD or ISO 8601).")
+@click.option("--dry-run", is_flag=True, help="Say what would change (how many articles, which fields, examples).")
+def reparse(db_path: Path | None, site: str | None, since: str | None, until: str | None, dry_run: bool) -> None:
+    """Run the current extractor over the stored raw pages.
+
+    An article whose record changes gets a new version marked as a re-extraction (not as an edit
+    by the publisher). Streams over the archive in bounded memory; reports pages per second.
+    Exit code 0 when the run completed."""
+    from .reparse import reparse as run
+
+    since_v, until_v = parse_date_option(since), parse_date_option(until)
+    with open_archive(db_path, readonly=dry_run) as archive:
+        try:
+            report = run(archive, dry_run=dry_run, site=site, since=since_v, until=until_v)
+        except StorageError as exc:
+            raise Failure(str(exc)) from exc
+    verb = "would change" if dry_run else "re-extracted (a new version each)"
+    click.echo(f"{report.pages} stored pages read at {report.rate:,.0f} pages/s: {report.changed} articles {verb}, "
+               f"{report.pages - report.changed - report.not_articles} unchanged, {report.not_articles} no longer read"
+               f" as articles (left as they are), {report.no_page} without a stored page")
+    for name, count in report.fields.most_common():
+        click.echo(f"  {name}: {count} article(s)")
+        for article, url, old, new in report.examples.get(name, []):
+            click.echo(f"    #{article} {url}")
+            click.echo(f"      was: {_short(old)}")
+            click.echo(f"      now: {_short(new)}")
+
+
+@cli.command("import-warc")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+def import_warc(file: Path, db_path: Path | None) -> None:
+    """Archive the article pages found in a WARC file (from newsarchive or any other crawler),
+    through the same extractor and store. A truncated or corrupt file: what was read before the
+    damage is kept, the error is one line, exit code 1."""
+    from .warc import import_warc as run
+
+    try:
+        stream = file.open("rb")
+    except OSError as exc:
+        raise Failure(f"cannot read {file}: {exc.strerror or exc}") from exc
+    with stream, open_archive(db_path) as archive:
+        try:
+            report = run(archive, stream)
+        except StorageError as exc:
+            raise Failure(str(exc)) from exc
+    summary = (f"{report.pages} HTML pages read: {report.new} new, {report.revised} revised, {report.unchanged}"
+               f" unchanged, {report.not_articles} not articles")
+    if report.error and report.pages == 0 and report.error.startswith("not a WARC"):
+        raise Failure(f"{file}: {report.error}")
+    if report.error:
+        raise Failure(f"{file} is damaged ({report.error}); kept what was read before: {summary}")
+    click.echo(summary, err=True)
 
 
 def main() -> None:

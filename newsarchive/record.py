@@ -59,3 +59,12 @@ def content_hash(record: dict[str, Any]) -> str:
 def ordered(record: dict[str, Any]) -> dict[str, Any]:
     """The record with exactly the spec's fields, in the spec's order."""
     return {k: record.get(k, [] if k in LIST_FIELDS else None) for k in FIELDS}
+
+
+# What a re-extraction of the same page may change without the article having changed.
+_DERIVATION_FIELDS = frozenset({"fetched_at", "extractor", "extractor_version"})
+
+
+def same_record(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two records of one page say the same thing (who derived them, and when, aside)."""
+    return all(a.get(k) == b.get(k) for k in FIELDS if k not in _DERIVATION_FIELDS)

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
-from ..record import content_hash, ordered
+from ..record import content_hash, ordered, same_record
 from ..urls import canonical
 from . import search
 from .migrations import migrate
@@ -197,11 +197,13 @@ class Archive:
         }
 
     def _write_version(self, article: int, record: Mapping[str, Any], page: RawPage | None, revision: int,
-                       reason: str, digest: str, key: int) -> None:
-        """What a new version writes besides the article row: children, index, raw page, revision."""
+                       reason: str, digest: str, key: int | None) -> None:
+        """What a new version writes besides the article row: children, index (unless ``key`` is
+        None: the indexed text did not change), raw page, revision."""
         fetched = record["fetched_at"]
         self._write_children(article, record, new=revision == 1)
-        search.index(self.conn, key, record)
+        if key is not None:
+            search.index(self.conn, key, record)
         page_id = self._store_page(article, page, fetched) if page else None
         self.conn.execute(
             "INSERT INTO revisions(article, revision, reason, fetched_at, content_hash, record, page)"
@@ -238,15 +240,15 @@ class Archive:
 
     def _store_page(self, article: int, page: RawPage, fetched_at: str) -> int:
         sha = hashlib.sha256(page.body).hexdigest()
-        self.conn.execute(
-            "INSERT OR IGNORE INTO pages(article, url, status, headers, body, body_sha256, fetched_at)"
+        row = self.conn.execute("SELECT id FROM pages WHERE article = ? AND body_sha256 = ?", (article, sha)).fetchone()
+        if row:  # already kept (a re-extraction, or the same bytes again): not compressed twice
+            return int(row[0])
+        return int(self.conn.execute(
+            "INSERT INTO pages(article, url, status, headers, body, body_sha256, fetched_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (article, page.url, page.status, _headers_json(page.headers), zlib.compress(page.body, 6), sha,
              page.fetched_at or fetched_at),
-        )
-        return self.conn.execute(
-            "SELECT id FROM pages WHERE article = ? AND body_sha256 = ?", (article, sha)
-        ).fetchone()[0]
+        ).lastrowid)
 
     def save(self, record: Mapping[str, Any], page: RawPage | None = None, reason: str = "edit") -> SaveResult:
         """Archive one record (and the raw page it came from) in one transaction.
@@ -312,6 +314,52 @@ class Archive:
         c.executemany("INSERT OR IGNORE INTO url_aliases VALUES (?, ?)", [(url, article) for url in urls])
         return SaveResult(article, status, count)
 
+    def reextract_many(self, items: Iterable[tuple[int, Mapping[str, Any], RawPage]]) -> list[bool]:
+        """Store records re-derived from articles' stored pages by the current extractor, in one
+        transaction. A record that differs from the current one (its fetch time and extractor
+        version aside) becomes a new version marked ``reextract``: not a publisher's edit, so
+        ``first_seen`` and ``last_checked`` stay as they are. Returns, per item, whether it did."""
+        c = self.conn
+        done = []
+        try:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                for article, record, page in items:
+                    done.append(self._reextract_one(article, ordered(dict(record)), page))
+                c.execute("COMMIT")
+            except BaseException:
+                self._names.clear()
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"cannot write to archive {self.path}: {exc}") from exc
+        return done
+
+    def _reextract_one(self, article: int, record: dict[str, Any], page: RawPage) -> bool:
+        c = self.conn
+        current = self.record(article)
+        if current is None or same_record(current, record):
+            return False
+        count, old_key = c.execute(
+            "SELECT revision_count, search_key FROM articles WHERE id = ?", (article,)).fetchone()
+        # an extractor that only gained tags leaves the indexed text and its key as they were
+        same_text = (old_key is not None and search.indexed_text(current) == search.indexed_text(record)
+                     and current["published_at"] == record["published_at"])
+        if old_key is not None and not same_text:
+            search.unindex(c, old_key, current)
+        cols = self._columns(record)
+        cols.update(content_hash=content_hash(record), revision_count=count + 1)
+        taken = c.execute("SELECT 1 FROM articles WHERE url = ? AND id != ?", (record["url"], article)).fetchone()
+        if not taken:  # a canonical URL read differently now; one another article holds stays as it was
+            cols["url"] = record["url"]
+            c.execute("INSERT OR IGNORE INTO url_aliases VALUES (?, ?)", (current["url"], article))
+        sets = ", ".join(f"{k} = ?" for k in cols)
+        c.execute(f"UPDATE articles SET {sets} WHERE id = ?", [*cols.values(), article])
+        self._write_version(article, record, page, count + 1, "reextract", cols["content_hash"],
+                            None if same_text else self._rekey(article, record))
+        return True
+
     # -- reading -------------------------------------------------------------------------------
 
     def resolve(self, url_or_id: str | int) -> int | None:
@@ -365,12 +413,11 @@ class Archive:
             )
         ]
 
-    def article_ids(
-        self, *, since: str | None = None, until: str | None = None, site: str | None = None,
-        section: str | None = None, author: str | None = None,
-    ) -> Iterator[int]:
-        """Row ids, oldest publication first, filtered on ``published_at``, site, section, author."""
-        where, params = [], []
+    @staticmethod
+    def _filters(since: str | None = None, until: str | None = None, site: str | None = None,
+                 section: str | None = None, author: str | None = None) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
         if section:
             where.append("section_id = (SELECT id FROM sections WHERE name = ?)")
             params.append(section)
@@ -387,10 +434,31 @@ class Archive:
         if site:
             where.append("site = ?")
             params.append(site)
+        return where, params
+
+    def article_ids(
+        self, *, since: str | None = None, until: str | None = None, site: str | None = None,
+        section: str | None = None, author: str | None = None,
+    ) -> Iterator[int]:
+        """Row ids, oldest publication first, filtered on ``published_at``, site, section, author."""
+        where, params = self._filters(since, until, site, section, author)
         sql = "SELECT id FROM articles" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY published_at IS NULL, published_at, id"
         for (article,) in self.conn.execute(sql, params).fetchall():
             yield article
+
+    def id_batches(self, size: int = 200, **filters: Any) -> Iterator[list[int]]:
+        """The same filters, in row-id order, ``size`` ids at a time (keyset paging: memory stays
+        bounded, and rows written meanwhile do not shift the pages)."""
+        where, params = self._filters(**filters)
+        last = 0
+        while True:
+            sql = "SELECT id FROM articles WHERE " + " AND ".join(["id > ?", *where]) + " ORDER BY id LIMIT ?"
+            ids = [r[0] for r in self.conn.execute(sql, [last, *params, size])]
+            if not ids:
+                return
+            yield ids
+            last = ids[-1]
 
     def records(self, **filters: Any) -> Iterator[tuple[int, dict[str, Any]]]:
         for article in self.article_ids(**filters):
@@ -400,6 +468,14 @@ class Archive:
 
     def count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def pages(self, article: int) -> Iterator[RawPage]:
+        """Every stored raw page of an article, oldest fetch first (one per version that had one)."""
+        for (page_id,) in self.conn.execute(
+                "SELECT id FROM pages WHERE article = ? ORDER BY fetched_at, id", (article,)).fetchall():
+            url, status, headers, body, fetched = self.conn.execute(
+                "SELECT url, status, headers, body, fetched_at FROM pages WHERE id = ?", (page_id,)).fetchone()
+            yield RawPage(url, zlib.decompress(body), status, json.loads(headers) if headers else None, fetched)
 
     def raw_page(self, article: int) -> RawPage | None:
         row = self.conn.execute(

@@ -241,6 +241,11 @@ def key_floor(iso: str) -> int:
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()) << _ID_BITS
 
 
+def indexed_text(record: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """What the index holds of a record: title, sapo, body, captions."""
+    return _columns(record)
+
+
 def _columns(record: Mapping[str, Any]) -> tuple[str, str, str, str]:
     captions = " ".join(i.get("caption") or "" for i in record.get("images") or [])
     return (record.get("title") or "", record.get("sapo") or "", record.get("body_text") or "", captions)

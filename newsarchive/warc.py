@@ -1,0 +1,179 @@
+"""WARC 1.1 export of the stored raw responses, and import of the article pages in any WARC.
+
+warcio (the Webrecorder library most web-archiving tools use) reads and writes the format; this
+module only maps stored pages to records and back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+from . import __version__, dates
+from .extract import NotAnArticle, extract
+from .store import Archive, RawPage, SaveResult
+
+# Stored bodies are decoded (Scrapy inflates them): headers that describe the transfer would lie.
+_TRANSFER_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
+_REASONS = {200: "OK", 203: "Non-Authoritative Information"}
+MAX_PAGE = 16 * 1024 * 1024  # as DOWNLOAD_MAXSIZE: a larger "page" is not read into memory
+
+
+class WarcError(Exception):
+    """The WARC cannot be read past some point (truncated or corrupt)."""
+
+
+def _warc_date(fetched_at: str | None) -> str:
+    return fetched_at or dates.utc_now()
+
+
+def export_warc(archive: Archive, out: BinaryIO, articles: Iterable[int]) -> int:
+    """Write every stored page of ``articles`` (oldest fetch first within an article) as WARC 1.1
+    response records (a page read from a local file, with no HTTP exchange, as a resource record).
+    Returns the number of records written after the warcinfo record."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    writer = WARCWriter(out, gzip=True, warc_version="1.1")
+    info = {"software": f"newsarchive/{__version__}", "format": "WARC File Format 1.1",
+            "description": "raw pages stored by newsarchive (bodies as fetched, after content decoding)"}
+    writer.write_record(writer.create_warcinfo_record("newsarchive.warc.gz", info))
+    written = 0
+    for article in articles:
+        for page in archive.pages(article):
+            warc_headers = {"WARC-Date": _warc_date(page.fetched_at)}
+            if page.status is None:
+                record = writer.create_warc_record(page.url, "resource", payload=io.BytesIO(page.body),
+                                                   length=len(page.body), warc_content_type="text/html",
+                                                   warc_headers_dict=warc_headers)
+            else:
+                headers = [(k, v) for k, v in (page.headers or {}).items() if k.lower() not in _TRANSFER_HEADERS]
+                headers.append(("Content-Length", str(len(page.body))))
+                status = f"{page.status} {_REASONS.get(page.status, 'OK' if page.status < 300 else '')}".strip()
+                http = StatusAndHeaders(status, headers, protocol="HTTP/1.1")
+                record = writer.create_warc_record(page.url, "response", payload=io.BytesIO(page.body),
+                                                   length=len(page.body), http_headers=http,
+                                                   warc_headers_dict=warc_headers)
+            writer.write_record(record)
+            written += 1
+    return written
+
+
+@dataclass(frozen=True)
+class WarcPage:
+    page: RawPage
+    fetched: datetime | None
+
+
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def read_pages(stream: BinaryIO) -> Iterator[WarcPage]:
+    """The HTML pages of a WARC: 200 responses (and resource records) whose type is HTML, bodies
+    decoded (chunked transfer, gzip), with their target URI, headers and date. Raises
+    :class:`WarcError` where the file stops making sense; what was yielded before stands."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    quiet = io.StringIO()  # warcio prints its complaints to stderr; errors here are one line
+    try:
+        for rec in _quietly(ArchiveIterator(stream, check_digests=True), quiet):
+            if not str(rec.format).startswith("warc"):
+                raise WarcError(f"not a WARC file (a record reads as {rec.format or 'nothing known'})")
+            if rec.rec_type not in ("response", "resource"):
+                continue
+            url = rec.rec_headers.get_header("WARC-Target-URI")
+            if not url or not url.lower().startswith(("http://", "https://")):
+                continue
+            if rec.rec_type == "response":
+                if rec.http_headers is None or rec.http_headers.get_statuscode() != "200":
+                    continue
+                ctype = rec.http_headers.get_header("Content-Type") or ""
+                headers: dict[str, str] | None = {}
+                for k, v in rec.http_headers.headers:
+                    if k.lower() not in _TRANSFER_HEADERS:
+                        headers[k] = f"{headers[k]}, {v}" if k in headers else v
+                status: int | None = 200
+            else:
+                ctype = rec.rec_headers.get_header("Content-Type") or ""
+                headers, status = None, None
+            if ctype and "html" not in ctype.lower():
+                continue
+            if (rec.length or 0) > MAX_PAGE:
+                continue
+            body = rec.content_stream().read(MAX_PAGE + 1)
+            if len(body) > MAX_PAGE:  # inflated past the limit (a compression bomb in the archive)
+                continue
+            missing = getattr(rec.raw_stream, "limit", 0)
+            if missing:  # warcio stops quietly at the end of the file: a page cut short is no page
+                raise WarcError(f"the record of {url} ends {missing} bytes short (truncated file)")
+            problems = getattr(getattr(rec, "digest_checker", None), "problems", None)
+            if problems:
+                raise WarcError(f"the record of {url} fails its digest ({problems[0]})")
+            when = _when(rec.rec_headers.get_header("WARC-Date"))
+            fetched = dates.utc_iso(when) if when else None
+            yield WarcPage(RawPage(url, body, status, headers, fetched), when)
+    except (ArchiveLoadFailed, EOFError, OSError, ValueError) as exc:
+        # zlib and gzip report a truncated member as EOFError/OSError, warcio as ArchiveLoadFailed
+        raise WarcError(str(exc) or type(exc).__name__) from exc
+
+
+def _quietly(records: Iterable[Any], sink: io.StringIO) -> Iterator[Any]:
+    """Iterate with stderr captured while warcio reads (not while the caller works)."""
+    it = iter(records)
+    while True:
+        with contextlib.redirect_stderr(sink):
+            try:
+                rec = next(it)
+            except StopIteration:
+                return
+        yield rec
+
+
+@dataclass
+class ImportReport:
+    pages: int = 0
+    new: int = 0
+    revised: int = 0
+    unchanged: int = 0
+    not_articles: int = 0
+    error: str | None = None
+
+
+def import_warc(archive: Archive, stream: BinaryIO, *, batch: int = 100) -> ImportReport:
+    """Archive the article pages of a WARC through the extractor and the store, ``batch`` pages a
+    transaction. A read error stops the import after storing every page read before it."""
+    report = ImportReport()
+    pending: list[tuple[dict[str, Any], RawPage]] = []
+
+    def flush() -> None:
+        results: list[SaveResult] = archive.save_many(pending) if pending else []
+        for result in results:
+            setattr(report, result.status, getattr(report, result.status) + 1)
+        pending.clear()
+
+    try:
+        for item in read_pages(stream):
+            report.pages += 1
+            try:
+                record = extract(item.page.body, item.page.url, headers=item.page.headers, fetched_at=item.fetched)
+            except NotAnArticle:
+                report.not_articles += 1
+                continue
+            pending.append((record, item.page))
+            if len(pending) >= batch:
+                flush()
+    except WarcError as exc:
+        report.error = str(exc)
+    flush()
+    return report
