@@ -12,6 +12,7 @@ import os
 import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -261,22 +262,27 @@ class Archive:
         self, items: Iterable[tuple[Mapping[str, Any], RawPage | None]], reason: str = "edit"
     ) -> list[SaveResult]:
         """Archive many records in one transaction (bulk imports): all or none."""
+        with self.transaction():
+            return [self._save_one(record, page, reason) for record, page in items]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction (taken at once: BEGIN IMMEDIATE), committed at the end of the block
+        or rolled back whole on any error; a write SQLite refuses (disk full, read-only file)
+        becomes :class:`StorageError`."""
         c = self.conn
-        results = []
         try:
             c.execute("BEGIN IMMEDIATE")
             try:
-                for record, page in items:
-                    results.append(self._save_one(record, page, reason))
+                yield
                 c.execute("COMMIT")
             except BaseException:
-                self._names.clear()
+                self._names.clear()  # ids created in the rolled-back transaction are gone
                 if c.in_transaction:
                     c.execute("ROLLBACK")
                 raise
         except sqlite3.OperationalError as exc:
             raise StorageError(f"cannot write to archive {self.path}: {exc}") from exc
-        return results
 
     def _save_one(self, record: Mapping[str, Any], page: RawPage | None, reason: str) -> SaveResult:
         record = ordered(dict(record))
@@ -319,22 +325,8 @@ class Archive:
         transaction. A record that differs from the current one (its fetch time and extractor
         version aside) becomes a new version marked ``reextract``: not a publisher's edit, so
         ``first_seen`` and ``last_checked`` stay as they are. Returns, per item, whether it did."""
-        c = self.conn
-        done = []
-        try:
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                for article, record, page in items:
-                    done.append(self._reextract_one(article, ordered(dict(record)), page))
-                c.execute("COMMIT")
-            except BaseException:
-                self._names.clear()
-                if c.in_transaction:
-                    c.execute("ROLLBACK")
-                raise
-        except sqlite3.OperationalError as exc:
-            raise StorageError(f"cannot write to archive {self.path}: {exc}") from exc
-        return done
+        with self.transaction():
+            return [self._reextract_one(article, ordered(dict(record)), page) for article, record, page in items]
 
     def _reextract_one(self, article: int, record: dict[str, Any], page: RawPage) -> bool:
         c = self.conn

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,19 +85,18 @@ class TextMatch:
         return self._eval(self._tree, _Text(text))
 
     # parts come from parse_query and are balanced, with an operator between any two operands
-    def _or(self) -> tuple:
-        items = [self._and()]
-        while self._peek() == "OR":
+    def _chain(self, op: str, operand: Callable[[], tuple]) -> tuple:
+        items = [operand()]
+        while self._peek() == op:
             self._pos += 1
-            items.append(self._and())
-        return ("or", items)
+            items.append(operand())
+        return (op.lower(), items)
+
+    def _or(self) -> tuple:
+        return self._chain("OR", self._and)
 
     def _and(self) -> tuple:
-        items = [self._not()]
-        while self._peek() == "AND":
-            self._pos += 1
-            items.append(self._not())
-        return ("and", items)
+        return self._chain("AND", self._not)
 
     def _not(self) -> tuple:
         node = self._atom()
