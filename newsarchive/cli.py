@@ -23,6 +23,7 @@ from .store import Archive, RawPage, StorageError, default_db_path
 
 EXIT_FAIL = 1
 EXIT_USAGE = 2
+EXIT_STORAGE = 7  # the archive cannot be written (as for crawl)
 EXIT_ROBOTS = 3
 
 
@@ -661,6 +662,55 @@ def import_warc(file: Path, db_path: Path | None) -> None:
     if report.error:
         raise Failure(f"{file} is damaged ({report.error}); kept what was read before: {summary}")
     click.echo(summary, err=True)
+
+
+@cli.command()
+@click.option("--redis", "redis_url", required=True, metavar="URL", help="redis://HOST:PORT/N, as the workers use.")
+@db_option
+@click.option("--batch", type=click.IntRange(min=1), default=200, show_default=True, help="Items per transaction.")
+@click.option("--until-idle", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Exit once nothing has arrived for this long [default: run until SIGTERM or Ctrl-C].")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+def ingest(redis_url: str, db_path: Path | None, batch: int, until_idle: float | None, quiet: bool) -> None:
+    """The one archive writer of a cluster: moves what crawl workers pushed to Redis into the archive,
+    a batch per transaction, acknowledged only after it committed (docs/cluster.md).
+
+    Exit codes: 0 stopped (SIGTERM, Ctrl-C, or --until-idle), 1 Redis or the archive unusable."""
+    import signal
+
+    from .cluster import RecordQueue, connect
+    from .ingest import ingest as run
+
+    try:
+        client = connect(redis_url)
+    except Exception as exc:  # redis-py raises many kinds: a bad URL, a refused or timed-out connection
+        raise Failure(f"cannot use Redis at {redis_url}: {exc}") from exc
+    stop = {"flag": False}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop["flag"] = True  # the batch in hand is finished first
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    last = [time.monotonic()]
+
+    def progress(r: Any) -> None:
+        if not quiet and time.monotonic() - last[0] >= 30:
+            last[0] = time.monotonic()
+            click.echo(f"{r.items} items: {r.new} new, {r.revised} revised, {r.unchanged} unchanged, "
+                       f"{r.failed} failures, {r.checked} checked; {r.rate:,.0f} items/s", err=True)
+
+    with open_archive(db_path) as archive:
+        try:
+            report = run(archive, RecordQueue(client), batch=batch, idle_exit=until_idle,
+                         should_stop=lambda: stop["flag"], progress=progress)
+        except StorageError as exc:
+            raise Failure(str(exc), EXIT_STORAGE) from exc
+    if not quiet:
+        click.echo(f"ingested {report.items} items in {report.batches} batches: {report.new} new, {report.revised} "
+                   f"revised, {report.unchanged} unchanged, {report.failed} failures, {report.checked} checked"
+                   f"{f', {report.replayed} replayed batches acknowledged' if report.replayed else ''}; "
+                   f"{report.rate:,.0f} items/s", err=True)
 
 
 def main() -> None:

@@ -17,20 +17,13 @@ from .crawl import db_path, stop_crawl
 from .extract import NotAnArticle, extract
 from .sites import crawl_key
 from .store import Archive, RawPage, StorageError
-from .store.crawlstate import CrawlState
+from .store.crawlstate import CrawlState, header
 
 
 class RecordItem(dict):  # type: ignore[type-arg]
     """A record, carrying the raw page it came from (not part of the record, so not exported)."""
 
     raw: RawPage
-
-
-def _header(headers: dict[str, list[str]], name: str) -> str | None:
-    for key, values in headers.items():
-        if key.lower() == name.lower() and values:
-            return values[0]
-    return None
 
 
 class ArchivePipeline:
@@ -87,7 +80,7 @@ class ArchivePipeline:
         assert self.archive is not None and self.state is not None
         kind = item.get("type") if isinstance(item, dict) else None
         if kind == "checked":  # 304: the article is as archived
-            etag, modified = _header(item["headers"], "ETag"), _header(item["headers"], "Last-Modified")
+            etag, modified = header(item["headers"], "ETag"), header(item["headers"], "Last-Modified")
             self.state.touch(item["url"], item["fetched_at"], etag, modified)
             self.stats.inc_value("newsarchive/unchanged")
             raise DropItem("not modified")
@@ -104,12 +97,9 @@ class ArchivePipeline:
             raise DropItem(f"not an article: {item['url']}") from exc
         raw = RawPage(item["url"], item["body"], item["status"], item["headers"], item["fetched_at"])
         started = time.perf_counter()
-        result = self.archive.save(record, raw)
+        with self.archive.transaction():  # the record, its page, validators and failures at once
+            result = self.state.keep(record, raw, item.get("request_url"))
         self.write_ms.append((time.perf_counter() - started) * 1000)
-        headers = item["headers"]
-        self.state.set_validators(result.id, _header(headers, "ETag"), _header(headers, "Last-Modified"))
-        for url in {item["url"], item.get("request_url") or item["url"], record["url"]}:
-            self.state.clear_failure(url)
         self.stats.inc_value(f"newsarchive/{result.status}")
         out = RecordItem(record)
         out.raw = raw

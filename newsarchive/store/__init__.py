@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -284,6 +285,12 @@ class Archive:
         except sqlite3.OperationalError as exc:
             raise StorageError(f"cannot write to archive {self.path}: {exc}") from exc
 
+    def save_one(self, record: Mapping[str, Any], page: RawPage | None = None, reason: str = "edit") -> SaveResult:
+        """:meth:`save` inside the caller's :meth:`transaction` (a batch that also writes other rows)."""
+        if not self.conn.in_transaction:
+            raise RuntimeError("save_one belongs inside Archive.transaction()")
+        return self._save_one(record, page, reason)
+
     def _save_one(self, record: Mapping[str, Any], page: RawPage | None, reason: str) -> SaveResult:
         record = ordered(dict(record))
         digest = content_hash(record)
@@ -351,6 +358,14 @@ class Archive:
         self._write_version(article, record, page, count + 1, "reextract", cols["content_hash"],
                             None if same_text else self._rekey(article, record))
         return True
+
+    def record_batch(self, batch_id: str, items: int) -> None:
+        """Inside a transaction: a cluster writer's batch is stored (so a replay is recognised)."""
+        self.conn.execute("INSERT INTO ingested_batches(id, items, ingested_at) VALUES (?, ?, ?)",
+                          (batch_id, items, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
+
+    def batch_stored(self, batch_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM ingested_batches WHERE id = ?", (batch_id,)).fetchone() is not None
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -5,14 +5,23 @@ Kept beside the article store (same database, same connection), apart from it in
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..dates import utc_now
-from . import Archive
+from . import Archive, RawPage, SaveResult
 
 DEFAULT_SCHEDULE = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24), timedelta(days=7))
+
+
+def header(headers: Mapping[str, Any], name: str) -> str | None:
+    """A header's first value, whatever the case of its name and the shape of its values."""
+    for key, values in headers.items():
+        if str(key).lower() == name.lower() and values:
+            value = values[0] if isinstance(values, list | tuple) else values
+            return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    return None
 
 
 class CrawlState:
@@ -87,6 +96,16 @@ class CrawlState:
             (fetched_at, etag, last_modified, article),
         )
         return True
+
+    def keep(self, record: dict[str, Any], raw: RawPage, request_url: str | None = None) -> SaveResult:
+        """Archive a fetched article page inside the caller's transaction: its record and raw page,
+        the validators for conditional re-checks; an earlier failure of its URLs is forgotten."""
+        result = self.archive.save_one(record, raw)
+        headers = raw.headers or {}
+        self.set_validators(result.id, header(headers, "ETag"), header(headers, "Last-Modified"))
+        for url in {raw.url, request_url or raw.url, record["url"]}:
+            self.clear_failure(url)
+        return result
 
     def set_validators(self, article: int, etag: str | None, last_modified: str | None) -> None:
         self.conn.execute(

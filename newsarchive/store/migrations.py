@@ -223,12 +223,26 @@ def _m005_search_cheaper_writes(conn: sqlite3.Connection) -> None:
     _reindex(conn)
 
 
+def _m006_ingested_batches(conn: sqlite3.Connection) -> None:
+    _script(
+        conn,
+        """
+        CREATE TABLE ingested_batches (
+            id TEXT PRIMARY KEY,                 -- a cluster writer's batch, stored in the same transaction
+            items INTEGER NOT NULL,
+            ingested_at TEXT NOT NULL            -- UTC
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_views", _m002_views),
     ("003_crawls", _m003_crawls),
     ("004_search", _m004_search),
     ("005_search_cheaper_writes", _m005_search_cheaper_writes),
+    ("006_ingested_batches", _m006_ingested_batches),
 ]
 
 

@@ -1,0 +1,99 @@
+"""The one archive writer of a cluster: items from Redis into the archive, in batches.
+
+The same rules as a local crawl (the upsert by URL, alias and CMS id, revisions by content,
+validators, failures kept for the next run) are applied by the same store code; each batch is one
+transaction that also records the batch's id, and the batch is acknowledged in Redis only after
+that transaction has committed (see newsarchive.cluster).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .cluster import RecordQueue, decode_page
+from .store import Archive
+from .store.crawlstate import CrawlState
+
+
+@dataclass
+class IngestReport:
+    batches: int = 0
+    items: int = 0
+    new: int = 0
+    revised: int = 0
+    unchanged: int = 0
+    failed: int = 0  # failures recorded (retried by a later run)
+    checked: int = 0  # re-checks that found an article unchanged (304)
+    replayed: int = 0  # batches found already stored (a writer died between commit and acknowledgement)
+    skipped: int = 0  # items of a kind this writer does not know (a newer worker)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.items / self.seconds if self.seconds else 0.0
+
+
+def failpoint(name: str) -> None:
+    """Die here, as kill -9 would, when NEWSARCHIVE_FAILPOINT names this point (fault tests)."""
+    if os.environ.get("NEWSARCHIVE_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def apply(state: CrawlState, item: dict[str, Any], report: IngestReport) -> None:
+    """One worker item, inside the batch's transaction."""
+    kind = item.get("type")
+    if kind == "page":
+        result = state.keep(item["record"], decode_page(item["page"]), item.get("request_url"))
+        setattr(report, result.status, getattr(report, result.status) + 1)
+    elif kind == "failed":
+        state.record_failure(item["url"], item["key"], item["error"])
+        report.failed += 1
+    elif kind == "checked":
+        headers = item.get("headers") or {}
+        from .store.crawlstate import header
+
+        state.touch(item["url"], item["fetched_at"], header(headers, "ETag"), header(headers, "Last-Modified"))
+        report.checked += 1
+    else:
+        report.skipped += 1
+
+
+def ingest(archive: Archive, queue: RecordQueue, *, batch: int = 200, idle_exit: float | None = None,
+           should_stop: Callable[[], bool] = lambda: False,
+           progress: Callable[[IngestReport], None] | None = None) -> IngestReport:
+    """Move items into the archive until ``should_stop()`` or, with ``idle_exit``, until nothing has
+    arrived for that many seconds."""
+    state = CrawlState(archive)
+    report = IngestReport()
+    started = idle_since = time.monotonic()
+    while not should_stop():
+        batch_id, items = queue.claim(batch)
+        if not items:
+            if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
+                break
+            time.sleep(0.1)
+            continue
+        idle_since = time.monotonic()
+        if archive.batch_stored(batch_id):
+            queue.ack(batch_id)
+            report.replayed += 1
+            continue
+        with archive.transaction():
+            for item in items:
+                apply(state, item, report)
+            failpoint("ingest-before-commit")
+            archive.record_batch(batch_id, len(items))
+        failpoint("ingest-after-commit")
+        queue.ack(batch_id)
+        report.batches += 1
+        report.items += len(items)
+        report.seconds = time.monotonic() - started
+        if progress:
+            progress(report)
+    report.seconds = time.monotonic() - started
+    return report
