@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -468,9 +469,12 @@ def serve(db_path: Path | None, host: str, port: int) -> None:
               help="A Scrapy setting, e.g. DOWNLOAD_DELAY=2.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress, no log lines: only errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Scrapy's debug log.")
+@click.option("--redis", "redis_url", metavar="URL",
+              help="Work as one of many workers on a frontier in Redis (redis://HOST:PORT/N); the worker given"
+                   " --db plans the run from the archive, the others join it; 'newsarchive ingest' stores.")
 def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int | None, category: str | None,
           recheck: bool, revisit: str | None, every: str | None, extra: tuple[str, ...], quiet: bool,
-          verbose: bool) -> None:
+          verbose: bool, redis_url: str | None) -> None:
     """Crawl a whole OneCMS site into the archive: new articles added, due ones re-checked.
 
     SITE_OR_BASE_URL is a key of 'newsarchive sites' or a base URL (http://127.0.0.1:8123/).
@@ -501,6 +505,19 @@ def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int 
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--set")
         settings[name] = value
     db = db_path or default_db_path()
+    if redis_url and interval is not None:
+        raise click.BadParameter("a cluster worker runs once: schedule the planning worker instead",
+                                 param_hint="--every")
+    if redis_url:
+        from .cluster import connect
+
+        try:
+            connect(redis_url).close()
+        except Exception as exc:  # redis-py raises many kinds: a bad URL, a refused or timed-out connection
+            raise Failure(f"cannot use Redis at {redis_url}: {exc}") from exc
+        settings["NEWSARCHIVE_REDIS"] = redis_url
+        # the worker that can read the archive plans the run; the others join it
+        settings["NEWSARCHIVE_CLUSTER_PLAN"] = bool(db_path or os.environ.get("NEWSARCHIVE_DB"))
     args = dict(since=since, max_articles=max_articles, category=category, recheck=recheck, quiet=quiet,
                 verbose=verbose, revisit=revisit, settings=settings)
     if interval is not None:
@@ -509,6 +526,14 @@ def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int 
     code = crawling.EXIT_FOR_OUTCOME.get(outcome, EXIT_FAIL)
     if outcome == "lock_held":
         raise Failure(f"another crawl of {site} is running on {db} (lock held)", code)
+    if redis_url and outcome in ("success", "interrupted"):
+        line = (f"{site}: worker {outcome}; {stats.get('newsarchive/pushed', 0)} articles sent to the writer,"
+                f" {stats.get('response_received_count', 0)} pages fetched")
+        if outcome == "interrupted":
+            raise Failure(line, code)
+        if not quiet:
+            click.echo(line, err=True)
+        return
     if outcome == "failed" and stats.get("newsarchive/unreachable"):
         raise Failure(f"cannot reach {stats['newsarchive/unreachable']} (nothing fetched)", code)
     if outcome == "storage_error":

@@ -89,3 +89,124 @@ class RecordQueue:
 
     def pending(self) -> int:
         return int(self.client.llen(RECORDS)) + int(self.client.llen(INGESTING))
+
+
+# -- workers -----------------------------------------------------------------------------------------
+#
+# A run of a site is shared under newsarchive:site:<key>:. The worker started with the archive
+# (--db) plans it from the archive (read only) and seeds the frontier; the others join it.
+# Requests live in scrapy-redis's priority queue and duplicate filter; a worker that pops a request
+# records it in its own claims hash until the request's callback or errback has finished (or a
+# retry or redirect has queued its successor), so the requests of a worker that died are put back.
+
+HEARTBEAT = 2.0  # seconds between a worker's signs of life
+DEAD_AFTER = 20.0  # a worker silent for this long is dead: its claimed requests go back to the queue
+CLAIM = "newsarchive_claim"  # request.meta key of the claim id
+
+_POP_CLAIM = """
+local r = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if not r[1] then return nil end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
+redis.call('HSET', KEYS[2], ARGV[1], cjson.encode({r[1], r[2]}))
+return r[1]
+"""
+
+_PUT_BACK = """
+local n = 0
+for i, v in ipairs(redis.call('HVALS', KEYS[1])) do
+  local e = cjson.decode(v)
+  redis.call('ZADD', KEYS[2], e[2], e[1])
+  n = n + 1
+end
+redis.call('DEL', KEYS[1])
+return n
+"""
+
+_MAX = """
+local cur = tonumber(redis.call('GET', KEYS[1]) or '-1e18')
+if tonumber(ARGV[1]) > cur then
+  redis.call('SET', KEYS[1], ARGV[1]); redis.call('SET', KEYS[2], ARGV[2]); return 1
+end
+return 0
+"""
+
+_NEXT_SLOT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
+if nxt <= now then
+  redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[1])), 'PX', 600000)
+  return '0'
+end
+return tostring(nxt - now)
+"""
+
+
+_TAKE_TOKEN = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[2]) * 1000))
+  return 1
+end
+return 0
+"""
+
+
+def site_prefix(key: str) -> str:
+    return f"{PREFIX}:site:{key}:"
+
+
+def worker_id() -> str:
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+WORKER = worker_id()  # this process, as the other workers see it
+
+
+# Requests travel as JSON too: bytes tagged, anything else refused (no pickle in a shared queue).
+def _tag(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {"__b": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, dict):
+        return {str(k) if not isinstance(k, bytes) else k.decode("latin-1"): _tag(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_tag(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"cannot queue a request carrying {type(value).__name__}")
+
+
+def _untag(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"__b"}:
+            return base64.b64decode(value["__b"])
+        return {k: _untag(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_untag(v) for v in value]
+    return value
+
+
+class RequestSerializer:
+    """scrapy-redis SCHEDULER_SERIALIZER: JSON with tagged bytes."""
+
+    @staticmethod
+    def dumps(obj: Any) -> str:
+        return json.dumps(_tag(obj), separators=(",", ":"))
+
+    @staticmethod
+    def loads(data: bytes | str) -> Any:
+        return _untag(json.loads(data))
+
+
+def _scrapy_redis() -> Any:
+    import scrapy_redis.dupefilter
+    import scrapy_redis.queue
+    import scrapy_redis.scheduler
+
+    return scrapy_redis

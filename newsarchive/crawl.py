@@ -125,6 +125,57 @@ def make_plan(settings: Any, site_arg: str, since: str | None = None, recheck: b
     return plan
 
 
+class Frontier:
+    """What a run has asked for, as the spider sees it: the plan, the article URLs requested so far
+    (a URL is requested once per run), how many, and the newest publication time seen. This one
+    lives in the crawling process; a cluster run shares one in Redis (newsarchive.cluster)."""
+
+    seeds = True  # this process yields the run's start requests
+
+    def __init__(self, plan: CrawlPlan) -> None:
+        self.plan = plan
+        self._requested: set[str] = set()
+        self._newest: datetime | None = None
+
+    def known(self, url: str, article_id: str | None) -> bool:
+        """Archived before this run (by canonical URL, or by CMS id on the same site)."""
+        return url in self.plan.known_urls or (article_id is not None and article_id in self.plan.known_ids)
+
+    def requested(self, url: str) -> bool:
+        return url in self._requested
+
+    def claim(self, url: str) -> bool:
+        """Mark ``url`` requested; False if it already was."""
+        if url in self._requested:
+            return False
+        self._requested.add(url)
+        return True
+
+    def scheduled(self) -> int:
+        return len(self._requested)
+
+    def see(self, when: datetime) -> bool:
+        """Note a publication time; True if it is the newest seen so far."""
+        if self._newest is None or when > self._newest:
+            self._newest = when
+            return True
+        return False
+
+    def newest(self) -> datetime | None:
+        return self._newest
+
+    def done(self, request: Any) -> None:
+        """The request's callback or errback has run (a cluster frontier forgets its claim)."""
+
+
+def open_frontier(settings: Any, site_arg: str, since: str | None, recheck: bool) -> Frontier:
+    if settings.get("NEWSARCHIVE_REDIS"):
+        from .cluster_worker import RedisFrontier
+
+        return RedisFrontier.open(settings, site_arg, since, recheck)
+    return Frontier(make_plan(settings, site_arg, since, recheck))
+
+
 class SiteLock:
     """One crawl per site and database: an exclusive ``flock`` that the kernel drops when the
     process dies, so a ``kill -9`` never leaves a stale lock behind."""
@@ -171,8 +222,8 @@ class RunRecorder:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RunRecorder:
-        if crawler.spidercls.name != "onecms":
-            raise NotConfigured
+        if crawler.spidercls.name != "onecms" or crawler.settings.get("NEWSARCHIVE_REDIS"):
+            raise NotConfigured  # a cluster worker's run is recorded by the writer
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
@@ -297,13 +348,38 @@ def run_crawl(site: str, db: Path, *, since: str | None = None, max_articles: in
     if revisit:
         overrides["NEWSARCHIVE_REVISIT"] = revisit
     overrides.update(settings or {})
-    process = CrawlerProcess(project_settings(overrides))
+    project = project_settings(overrides)
+    if project.get("NEWSARCHIVE_REDIS"):
+        project = project_settings({**overrides, **cluster_settings(project)})
+    process = CrawlerProcess(project)
     crawler = process.create_crawler(OneCMSSpider)
     process.crawl(crawler, site=site, since=since, max_articles=max_articles, category=category,
                   recheck=recheck)
     process.start()
     stats = crawler.stats.get_stats()
     return str(stats.get("newsarchive/outcome", "failed")), stats
+
+
+def cluster_settings(settings: Any) -> dict[str, Any]:
+    """A worker of a cluster run (docs/cluster.md): scrapy-redis's scheduler on the run's keys,
+    records pushed to Redis, the site's delay kept across workers."""
+    return {
+        "SCHEDULER": "newsarchive.cluster_worker.ClusterScheduler",
+        # scrapy-redis's scheduler builds Scrapy's own filter through from_settings, which Scrapy 2.13+
+        # no longer has: its own filter (on the run's key, set in ClusterScheduler.open) instead
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "REDIS_URL": settings.get("NEWSARCHIVE_REDIS"),
+        "SCHEDULER_PERSIST": True,
+        "SPIDER_MIDDLEWARES": {**settings.getdict("SPIDER_MIDDLEWARES"), "newsarchive.cluster_worker.ClaimAck": 1},
+        "DOWNLOADER_MIDDLEWARES": {**settings.getdict("DOWNLOADER_MIDDLEWARES"),
+                                   "newsarchive.cluster_worker.SharedSitePoliteness": 950},
+        "EXTENSIONS": {**settings.getdict("EXTENSIONS"), "newsarchive.cluster_worker.ClusterWorker": 500},
+        "ITEM_PIPELINES": {"newsarchive.cluster_worker.PushPipeline": 300},
+        # the delay and concurrency are kept per site across workers (SharedSitePoliteness)
+        "NEWSARCHIVE_SITE_DELAY": settings.getfloat("DOWNLOAD_DELAY"),
+        "DOWNLOAD_DELAY": 0,
+        "AUTOTHROTTLE_ENABLED": False,
+    }
 
 
 # Politeness off, for the built-in demo site and benchmarks on loopback only.

@@ -17,7 +17,7 @@ from typing import Any
 
 from .cluster import RecordQueue, decode_page
 from .store import Archive
-from .store.crawlstate import CrawlState
+from .store.crawlstate import CrawlState, header
 
 
 @dataclass
@@ -46,19 +46,24 @@ def failpoint(name: str) -> None:
 
 def apply(state: CrawlState, item: dict[str, Any], report: IngestReport) -> None:
     """One worker item, inside the batch's transaction."""
-    kind = item.get("type")
+    kind, run = item.get("type"), item.get("run")
     if kind == "page":
         result = state.keep(item["record"], decode_page(item["page"]), item.get("request_url"))
         setattr(report, result.status, getattr(report, result.status) + 1)
+        state.count_in_run(run, f"articles_{result.status}")
     elif kind == "failed":
         state.record_failure(item["url"], item["key"], item["error"])
         report.failed += 1
+        state.count_in_run(run, "articles_failed")
     elif kind == "checked":
         headers = item.get("headers") or {}
-        from .store.crawlstate import header
-
         state.touch(item["url"], item["fetched_at"], header(headers, "ETag"), header(headers, "Last-Modified"))
         report.checked += 1
+        state.count_in_run(run, "articles_unchanged")
+    elif kind == "run" and item.get("event") == "start":
+        state.start_cluster_run(run, item["key"], item["base"], item.get("since_bound"), item["started_at"])
+    elif kind == "run" and item.get("event") == "finish":
+        state.finish_cluster_run(run, item["finished_at"], int(item.get("pages") or 0), list(item.get("errors") or []))
     else:
         report.skipped += 1
 

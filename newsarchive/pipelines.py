@@ -20,6 +20,13 @@ from .store import Archive, RawPage, StorageError
 from .store.crawlstate import CrawlState, header
 
 
+def page_record(item: dict[str, Any]) -> tuple[dict[str, Any], RawPage]:
+    """The record of a fetched page item (pure extraction; raises NotAnArticle), and the raw page."""
+    fetched = datetime.fromisoformat(item["fetched_at"].replace("Z", "+00:00"))
+    record = extract(item["body"], item["url"], headers=item["headers"], fetched_at=fetched)
+    return record, RawPage(item["url"], item["body"], item["status"], item["headers"], item["fetched_at"])
+
+
 class RecordItem(dict):  # type: ignore[type-arg]
     """A record, carrying the raw page it came from (not part of the record, so not exported)."""
 
@@ -40,6 +47,8 @@ class ArchivePipeline:
     @classmethod
     def from_crawler(cls, crawler: Any) -> ArchivePipeline:
         if crawler.spidercls.name != "onecms":  # one-off scrapes store through the CLI (or not at all)
+            raise NotConfigured
+        if crawler.settings.get("NEWSARCHIVE_REDIS"):  # a cluster worker: the writer stores
             raise NotConfigured
         return cls(crawler)
 
@@ -89,13 +98,11 @@ class ArchivePipeline:
             raise DropItem(f"failed: {item['error']}")
         if kind != "page":
             return item
-        fetched = datetime.fromisoformat(item["fetched_at"].replace("Z", "+00:00"))
         try:
-            record = extract(item["body"], item["url"], headers=item["headers"], fetched_at=fetched)
+            record, raw = page_record(item)
         except NotAnArticle as exc:
-            self._failed(item["url"], f"not an article: {exc}")
+            self._failed(item.get("request_url") or item["url"], f"not an article: {exc}")
             raise DropItem(f"not an article: {item['url']}") from exc
-        raw = RawPage(item["url"], item["body"], item["status"], item["headers"], item["fetched_at"])
         started = time.perf_counter()
         with self.archive.transaction():  # the record, its page, validators and failures at once
             result = self.state.keep(record, raw, item.get("request_url"))

@@ -20,7 +20,7 @@ from scrapy.http import Request, Response, TextResponse
 from twisted.python.failure import Failure
 
 from newsarchive import dates
-from newsarchive.crawl import CrawlPlan, make_plan
+from newsarchive.crawl import CrawlPlan, Frontier, open_frontier
 from newsarchive.middlewares import ROBOTS_DENIED, ROBOTS_UNAVAILABLE
 from newsarchive.urls import article_id, canonical
 
@@ -64,16 +64,24 @@ class OneCMSSpider(scrapy.Spider):
         self.category = "/" + category.strip("/") if category else None
         self.recheck = recheck in (True, "1", "true", "yes")
         self.plan: CrawlPlan | None = None
-        self.scheduled = 0  # article requests made
-        self.requested: set[str] = set()  # article URLs already requested (cheaper than the dupefilter)
-        self.newest_seen: datetime | None = None
+        self.frontier: Frontier | None = None  # what this run has requested: here, or shared in Redis
 
     # -- plan and start ------------------------------------------------------------------------------
 
     def _plan(self) -> CrawlPlan:
         if self.plan is None:
-            self.plan = make_plan(self.crawler.settings, self.site_arg, self.since_arg, self.recheck)
+            self.frontier = open_frontier(self.crawler.settings, self.site_arg, self.since_arg, self.recheck)
+            self.plan = self.frontier.plan
         return self.plan
+
+    def _frontier(self) -> Frontier:
+        self._plan()
+        assert self.frontier is not None
+        return self.frontier
+
+    @property
+    def scheduled(self) -> int:
+        return self._frontier().scheduled()
 
     @property
     def base(self) -> str:
@@ -81,8 +89,8 @@ class OneCMSSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         plan = self._plan()
-        if self.crawler.stats.get_value("newsarchive/lock_held"):
-            return
+        if self.crawler.stats.get_value("newsarchive/lock_held") or not self._frontier().seeds:
+            return  # another crawl holds the site, or this worker joins a cluster run already seeded
         for item in plan.revisits:
             headers = {}
             if item.get("etag"):
@@ -93,7 +101,8 @@ class OneCMSSpider(scrapy.Spider):
                           meta={"revisit": True, "handle_httpstatus_list": [304]}, priority=ARTICLE + 2,
                           dont_filter=True)
         for url in plan.failures:
-            yield self.article_request(url, priority=ARTICLE + 1)
+            if request := self.article_request(url, priority=ARTICLE + 1):
+                yield request
         if self.category:
             yield Request(urljoin(self.base, self.category.lstrip("/")), callback=self.parse_listing, priority=10)
             yield Request(urljoin(self.base, "rss/" + self.category.strip("/")), callback=self.parse_rss, priority=10)
@@ -115,6 +124,11 @@ class OneCMSSpider(scrapy.Spider):
 
     def home_failed(self, failure: Failure) -> Iterator[Request]:
         yield from self.site_surfaces()
+        self._frontier().done(failure.request)  # type: ignore[attr-defined]
+
+    def request_failed(self, failure: Failure) -> None:
+        """A discovery page that could not be fetched: nothing to do but let its claim go."""
+        self._frontier().done(failure.request)  # type: ignore[attr-defined]
 
     # -- bounds ----------------------------------------------------------------------------------------
 
@@ -123,15 +137,14 @@ class OneCMSSpider(scrapy.Spider):
         plan = self._plan()
         if plan.floor is not None:
             return plan.floor
-        if self.newest_seen is not None:  # empty archive: a default window before the newest article
-            return self.newest_seen - plan.window
+        newest = self._frontier().newest()
+        if newest is not None:  # empty archive: a default window before the newest article
+            return newest - plan.window
         return None
 
     def seen_time(self, when: datetime | None) -> None:
-        if when is not None and (self.newest_seen is None or when > self.newest_seen):
-            self.newest_seen = when
-            if self._plan().floor is None:
-                self.crawler.stats.set_value("newsarchive/since_bound", (when - self._plan().window).isoformat())
+        if when is not None and self._frontier().see(when) and self._plan().floor is None:
+            self.crawler.stats.set_value("newsarchive/since_bound", (when - self._plan().window).isoformat())
 
     def consider(self, url: str, when: datetime | None) -> tuple[Request | None, bool]:
         """An article URL found in a listing stream (newest first): (request or None, stop the stream)."""
@@ -142,28 +155,25 @@ class OneCMSSpider(scrapy.Spider):
             return None, True
         if self.known(url):
             return None, plan.stop_at_known
-        if canonical(url) in self.requested:
+        if self._frontier().requested(canonical(url)):
             return None, False
         if self.max_articles is not None and self.scheduled >= self.max_articles:
             return None, True
         return self.article_request(url), False
 
     def known(self, url: str) -> bool:
-        plan = self._plan()
-        if canonical(url) in plan.known_urls:
-            return True
-        aid = article_id(url)
-        return aid is not None and aid in plan.known_ids
+        return self._frontier().known(canonical(url), article_id(url))
 
     def same_site(self, url: str) -> bool:
         # a crawl never follows links to other hosts (ports included)
         return urlsplit(url).netloc.lower() == urlsplit(self.base).netloc.lower()
 
-    def article_request(self, url: str, priority: int = ARTICLE) -> Request:
+    def article_request(self, url: str, priority: int = ARTICLE) -> Request | None:
+        """The request for an article URL, unless this run (any worker of it) already made one."""
         url = canonical(url)
-        self.scheduled += 1
-        self.requested.add(url)
-        # dont_filter: duplicates are kept out by self.requested; the dupefilter would silently drop
+        if not self._frontier().claim(url):
+            return None
+        # dont_filter: duplicates are kept out by the frontier; the dupefilter would silently drop
         # a redirect back to the same URL, and the article would be neither archived nor failed
         return Request(url, callback=self.parse_article, errback=self.article_failed, priority=priority,
                        dont_filter=True)
@@ -241,10 +251,11 @@ class OneCMSSpider(scrapy.Spider):
             if url in exclude:
                 continue
             if url.startswith(("http://", "https://")) and self.same_site(url) and is_article_url(url):
-                if canonical(url) in self.requested or self.known(url):
+                if self._frontier().requested(canonical(url)) or self.known(url):
                     continue
                 if self.max_articles is None or self.scheduled < self.max_articles:
-                    yield self.article_request(url, priority=ARTICLE - 1)
+                    if request := self.article_request(url, priority=ARTICLE - 1):
+                        yield request
 
     def load_more_url(self, response: TextResponse, last_pid: str) -> str | None:
         text = response.text
@@ -372,6 +383,7 @@ class OneCMSSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         value = failure.value
         if isinstance(value, IgnoreRequest) and str(value).startswith((ROBOTS_DENIED, ROBOTS_UNAVAILABLE)):
+            self._frontier().done(request)
             return  # robots.txt said no: a policy, not a failure to retry
         response = getattr(value, "response", None)
         message = f"HTTP {response.status}" if response is not None else (str(value) or type(value).__name__)
@@ -384,3 +396,4 @@ class OneCMSSpider(scrapy.Spider):
         # the URL that was asked for, not the last hop of its redirects: that is what is retried
         url = (request.meta.get("redirect_urls") or [request.url])[0]
         yield {"type": "failed", "url": url, "error": message, "fetched_at": dates.utc_now()}
+        self._frontier().done(request)

@@ -158,6 +158,8 @@ class DemoSite:
         self.faults: dict[str, str] = {}  # article-shaped path -> fault name (FAULTS), linked from home
         self.extra_links: list[str] = []  # more links on the home page (e.g. to another host)
         self.fault_hits: Counter[str] = Counter()
+        self.active = 0  # requests being answered right now, and the most at once
+        self.most_active = 0
         self.articles: dict[int, DemoArticle] = {}
         self.order: list[int] = []  # newest first
         self.category_of: dict[int, Category] = {}
@@ -459,6 +461,15 @@ def serve(site: DemoSite, host: str = "127.0.0.1", port: int = 0) -> Iterator[st
             with site.lock:
                 site.requests.append((self.path, self.headers.get("User-Agent", "")))
                 site.times.append(time.monotonic())
+                site.active += 1
+                site.most_active = max(site.most_active, site.active)
+            try:
+                self._answer()
+            finally:
+                with site.lock:
+                    site.active -= 1
+
+        def _answer(self) -> None:
             status, headers, body = site.route(self.path, self.headers)
             self.send_response(status)
             for k, v in headers.items():

@@ -145,6 +145,32 @@ class CrawlState:
         )
         return int(cur.lastrowid)
 
+    def start_cluster_run(self, run: str, key: str, base: str, since_bound: str | None, started_at: str) -> None:
+        """A cluster run, as its planning worker announced it (once, whatever the replays)."""
+        if self.conn.execute("SELECT 1 FROM runs WHERE cluster_run = ?", (run,)).fetchone():
+            return
+        self.conn.execute(
+            "UPDATE runs SET outcome = 'interrupted' WHERE site = ? AND finished_at IS NULL AND outcome IS NULL", (key,)
+        )
+        self.conn.execute(
+            "INSERT INTO runs(site, base_url, started_at, since_bound, cluster_run) VALUES (?, ?, ?, ?, ?)",
+            (key, base, started_at, since_bound, run),
+        )
+
+    def count_in_run(self, run: str | None, column: str) -> None:
+        if run and column in ("articles_new", "articles_revised", "articles_unchanged", "articles_failed"):
+            self.conn.execute(f"UPDATE runs SET {column} = {column} + 1 WHERE cluster_run = ?", (run,))
+
+    def finish_cluster_run(self, run: str, finished_at: str, pages: int, errors: list[str]) -> None:
+        row = self.conn.execute("SELECT articles_failed FROM runs WHERE cluster_run = ?", (run,)).fetchone()
+        if row is None:
+            return
+        outcome = "failed" if pages == 0 else "partial" if row[0] or errors else "success"
+        self.conn.execute(
+            "UPDATE runs SET finished_at = ?, outcome = ?, pages_fetched = ?, errors = ? WHERE cluster_run = ?",
+            (finished_at, outcome, pages, json.dumps(errors[:50], ensure_ascii=False), run),
+        )
+
     def interrupted_run(self, key: str) -> dict[str, Any] | None:
         """The last run of a site if it never finished (killed): the next run resumes its window."""
         row = self.conn.execute(

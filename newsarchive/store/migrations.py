@@ -236,6 +236,16 @@ def _m006_ingested_batches(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m007_cluster_runs(conn: sqlite3.Connection) -> None:
+    _script(
+        conn,
+        """
+        ALTER TABLE runs ADD COLUMN cluster_run TEXT;  -- a cluster run's id (its workers' items carry it)
+        CREATE UNIQUE INDEX runs_cluster_run ON runs(cluster_run) WHERE cluster_run IS NOT NULL;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_views", _m002_views),
@@ -243,6 +253,7 @@ MIGRATIONS: list[Migration] = [
     ("004_search", _m004_search),
     ("005_search_cheaper_writes", _m005_search_cheaper_writes),
     ("006_ingested_batches", _m006_ingested_batches),
+    ("007_cluster_runs", _m007_cluster_runs),
 ]
 
 
