@@ -196,11 +196,25 @@ def test_three_workers_and_one_writer_make_the_archive_one_crawl_makes(redis_url
         assert [w.returncode for w in workers] == [0, 0, 0], [r[1][-2000:] for r in results]
         stop_when_drained(redis_url, writer)
         assert writer.returncode == 0
-    fetched = article_fetches(site, before)
-    assert comparable(db) == want
-    assert [u for u, n in fetched.items() if n > 1] == []  # the shared frontier: no article fetched twice
+        fetched = article_fetches(site, before)
+        assert comparable(db) == want
+        assert [u for u, n in fetched.items() if n > 1] == []  # the shared frontier: no article fetched twice
+        # a second run re-checks what is archived, conditionally, as a local crawl does
+        site.edit(site.order[0], paragraphs=["Bản sửa: đoạn duy nhất của bài."])
+        writer = start("ingest", "--redis", redis_url, "--db", str(db), cwd=tmp_path)
+        recheck = start("crawl", site.base, "--redis", redis_url, "--db", str(db), "--recheck", "-q", *FAST, cwd=tmp_path)
+        assert recheck.wait(timeout=180) == 0, recheck.communicate()[1][-2000:]
+        recheck.communicate()
+        stop_when_drained(redis_url, writer)
+        local = run_cli("crawl", site.base, "--db", str(tmp_path / "ref.db"), "--recheck", "-q", *FAST)
+        assert local.returncode == 0, local.stderr
     runs = json.loads(run_cli("runs", "--db", str(db), "--json").stdout)
-    assert [(r["outcome"], r["articles_new"]) for r in runs] == [("success", 120)]
+    assert [(r["outcome"], r["articles_new"]) for r in runs][-1] == ("success", 120)
+    local_runs = json.loads(run_cli("runs", "--db", str(tmp_path / "ref.db"), "--json").stdout)
+    counts = [(r["articles_new"], r["articles_revised"], r["articles_unchanged"]) for r in (runs[0], local_runs[0])]
+    assert counts[0] == counts[1] and counts[0][:2] == (0, 1)  # the edit; 304s for the rest of the window
+    shown = json.loads(run_cli("show", site.articles[site.order[0]].url, "--revisions", "--json", "--db", str(db)).stdout)
+    assert [r["reason"] for r in shown["revisions"]] == ["first", "edit"]
 
 
 def three_workers(site: DemoSite, redis_url: str, tmp_path: Path, settings: list[str]) -> None:
