@@ -48,10 +48,14 @@ class RedisFrontier(Frontier):
         client = _client(settings)
         key, _ = resolve(site_arg)
         p = cluster.site_prefix(key)
+        arrived = time.time()
         deadline = time.monotonic() + settings.getfloat("NEWSARCHIVE_JOIN_TIMEOUT", 60)
         while True:
             run = {k.decode(): v.decode() for k, v in client.hgetall(p + "run").items()}
-            if run.get("state") == "running":
+            # a run in progress, or one that ended while this worker was starting (it then has
+            # nothing to do and ends at once)
+            late = run.get("state") == "done" and float(run.get("started_epoch", 0)) >= arrived - 10
+            if run.get("state") == "running" or (late and not settings.getbool("NEWSARCHIVE_CLUSTER_PLAN")):
                 return cls(_plan_from(json.loads(run["plan"])), client, p, run["id"], seeds=False)
             if settings.getbool("NEWSARCHIVE_CLUSTER_PLAN") and client.set(p + "planning", "1", nx=True, ex=60):
                 try:
@@ -79,8 +83,9 @@ class RedisFrontier(Frontier):
                    "floor": plan.floor.isoformat() if plan.floor else None, "stop_at_known": plan.stop_at_known,
                    "newest_archived": plan.newest_archived.isoformat() if plan.newest_archived else None,
                    "resumed": plan.resumed}
+        pipe.set(p + "seeding", run, ex=30)  # kept alive by the planner's heartbeat until its start is out
         pipe.hset(p + "run", mapping={"id": run, "plan": json.dumps(scalars), "state": "running",
-                                      "started_at": dates.utc_now()})
+                                      "started_at": dates.utc_now(), "started_epoch": time.time()})
         pipe.execute()
         cluster.push(client, {"type": "run", "event": "start", "run": run, "key": plan.key, "base": plan.base,
                               "since_bound": scalars["floor"], "started_at": dates.utc_now()})
@@ -106,6 +111,10 @@ class RedisFrontier(Frontier):
         claim = request.meta.pop(cluster.CLAIM, None)
         if claim:
             self.client.hdel(self.p + "claims:" + cluster.WORKER, claim)
+
+    def seeded(self) -> None:
+        if self.seeds:
+            self.client.delete(self.p + "seeding")
 
     def see(self, when: datetime) -> bool:
         return bool(self._max(keys=[self.p + "newest", self.p + "newest_iso"],
@@ -258,6 +267,11 @@ class ClusterWorker:
 
     def beat(self) -> None:
         self.client.hset(self.p + "workers", cluster.WORKER, time.time())
+        if self.crawler.spider._frontier().seeds:
+            self.client.expire(self.p + "seeding", 30, xx=True)
+        # a busy worker never idles: it looks for dead ones here too (their site places would
+        # otherwise block its downloads until they expire)
+        self.reclaim_dead()
 
     def spider_opened(self, spider: Any) -> None:
         from twisted.internet import task
@@ -281,6 +295,11 @@ class ClusterWorker:
             if now - float(seen) > dead_after:
                 moved += queue.put_back(self.p + "claims:" + worker.decode())
                 self.client.hdel(self.p + "workers", worker)
+                # and the site places its downloads held (they would only expire with the timeout)
+                for key in self.client.scan_iter(f"{cluster.PREFIX}:busy:*"):
+                    held = [m for m in self.client.zrange(key, 0, -1) if m.startswith(worker + b"|")]
+                    if held:
+                        self.client.zrem(key, *held)
         return moved
 
     def busy_elsewhere(self) -> bool:
@@ -290,15 +309,24 @@ class ClusterWorker:
                 return True
         return False
 
+    def running(self) -> bool:
+        """Whether the run still has work: the planner still seeding, requests queued, or a live
+        worker holding a claim (what it does may queue more)."""
+        return bool(self.client.exists(self.p + "seeding") or len(_scheduler(self.crawler).queue)
+                    or self.busy_elsewhere())
+
     def spider_idle(self, spider: Any) -> None:
-        scheduler = _scheduler(self.crawler)
-        if self.reclaim_dead() or len(scheduler.queue) or self.busy_elsewhere():
+        if self.reclaim_dead() or self.running():
             # more to come: look again soon (the engine's own heartbeat would wait 5 s)
             slot = getattr(self.crawler.engine, "_slot", None)
             if slot is not None and hasattr(slot, "nextcall"):
                 slot.nextcall.schedule(0.2)
             raise DontCloseSpider
-        if self.client.set(self.p + "done", "1", nx=True):  # the one worker that ends the run
+        self.finish(spider)
+
+    def finish(self, spider: Any) -> None:
+        """End the run (once, whichever worker gets here first): tell the writer."""
+        if self.client.set(self.p + "done", "1", nx=True):
             errors = [e.decode() for e in self.client.lrange(self.p + "errors", 0, 50)]
             cluster.push(self.client, {
                 "type": "run", "event": "finish", "run": spider._frontier().run, "finished_at": dates.utc_now(),
@@ -313,6 +341,8 @@ class ClusterWorker:
         scheduler = _scheduler(self.crawler)
         scheduler.queue.put_back()  # cancelled in flight by a stop: back for the others
         self.client.hdel(self.p + "workers", cluster.WORKER)
+        if reason != "shutdown" and not self.running():
+            self.finish(spider)  # the last worker out ends the run, however the engine came to close
 
 
 # -- politeness shared by the workers of a site ------------------------------------------------------
@@ -349,7 +379,7 @@ class SharedSitePoliteness:
         from .middlewares import min_delays
 
         slot = request.meta.get("download_slot") or self.crawler.engine.downloader.get_slot_key(request)
-        token = uuid.uuid4().hex
+        token = f"{cluster.WORKER}|{uuid.uuid4().hex}"  # whose: a dead worker's places are freed
         while not self._take(keys=[f"{cluster.PREFIX}:busy:{slot}"], args=[self.limit, self.ttl, token]):
             await asyncio.sleep(0.05)
         request.meta[self.TOKEN] = (slot, token)

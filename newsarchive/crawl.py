@@ -167,6 +167,9 @@ class Frontier:
     def done(self, request: Any) -> None:
         """The request's callback or errback has run (a cluster frontier forgets its claim)."""
 
+    def seeded(self) -> None:
+        """The start requests are all out (a cluster run cannot end before)."""
+
 
 def open_frontier(settings: Any, site_arg: str, since: str | None, recheck: bool) -> Frontier:
     if settings.get("NEWSARCHIVE_REDIS"):

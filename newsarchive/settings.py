@@ -21,6 +21,7 @@ DOWNLOADER_MIDDLEWARES = {
     # and it retries at once on 429/503, ignoring Retry-After
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "newsarchive.middlewares.RetryAfterMiddleware": 550,
+    "newsarchive.middlewares.SiteConcurrencyGate": 950,  # CONCURRENT_REQUESTS_PER_DOMAIN, really
 }
 
 CONCURRENT_REQUESTS = 16

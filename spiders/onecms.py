@@ -88,6 +88,13 @@ class OneCMSSpider(scrapy.Spider):
         return self._plan().base
 
     async def start(self) -> AsyncIterator[Any]:
+        try:
+            async for request in self._start():
+                yield request
+        finally:
+            self._frontier().seeded()  # a cluster run may end once its start is all queued
+
+    async def _start(self) -> AsyncIterator[Any]:
         plan = self._plan()
         if self.crawler.stats.get_value("newsarchive/lock_held") or not self._frontier().seeds:
             return  # another crawl holds the site, or this worker joins a cluster run already seeded

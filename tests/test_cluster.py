@@ -193,7 +193,7 @@ def test_three_workers_and_one_writer_make_the_archive_one_crawl_makes(redis_url
                          *FAST, cwd=tmp_path)]
         workers += [start("crawl", site.base, "--redis", redis_url, "-q", *FAST, cwd=tmp_path) for _ in range(2)]
         results = [w.communicate(timeout=180) for w in workers]
-        assert [w.returncode for w in workers] == [0, 0, 0], [r[1][-2000:] for r in results]
+        assert [w.returncode for w in workers] == [0, 0, 0], [r[1][-6000:] for r in results]
         stop_when_drained(redis_url, writer)
         assert writer.returncode == 0
         fetched = article_fetches(site, before)
@@ -209,7 +209,8 @@ def test_three_workers_and_one_writer_make_the_archive_one_crawl_makes(redis_url
         local = run_cli("crawl", site.base, "--db", str(tmp_path / "ref.db"), "--recheck", "-q", *FAST)
         assert local.returncode == 0, local.stderr
     runs = json.loads(run_cli("runs", "--db", str(db), "--json").stdout)
-    assert [(r["outcome"], r["articles_new"]) for r in runs][-1] == ("success", 120)
+    assert [(r["outcome"], r["articles_new"]) for r in runs][-1] == ("success", 120), (
+        sqlite3.connect(db).execute("SELECT url, error, attempts FROM failures").fetchall())
     local_runs = json.loads(run_cli("runs", "--db", str(tmp_path / "ref.db"), "--json").stdout)
     counts = [(r["articles_new"], r["articles_revised"], r["articles_unchanged"]) for r in (runs[0], local_runs[0])]
     assert counts[0] == counts[1] and counts[0][:2] == (0, 1)  # the edit; 304s for the rest of the window

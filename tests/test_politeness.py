@@ -68,3 +68,20 @@ def test_retries_with_backoff_then_success(site, tmp_path: Path) -> None:
     assert calls["n"] == 3
     out = run_cli("scrape", "--allow-private", s.url("/dead-1.html"), "--no-store")
     assert out.returncode == 1 and s.requests.count("/dead-1.html") == 4  # 1 + RETRY_TIMES
+
+
+def test_concurrency_per_site_holds_without_a_delay(tmp_path: Path) -> None:
+    # Scrapy 2.19 alone, with DOWNLOAD_DELAY 0, sent 11 requests at once to a site limited to 1
+    site = DemoSite(20)
+    answer = site.route
+
+    def slow(path, headers):  # each page takes a while: overlapping requests would show
+        time.sleep(0.05)
+        return answer(path, headers)
+
+    site.route = slow  # type: ignore[method-assign]
+    with serve(site):
+        out = run_cli("crawl", site.base, "--db", str(tmp_path / "a.db"), "-q", "--since", "2020-01-01",
+                      "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1")
+    assert out.returncode == 0, out.stderr
+    assert len(site.requests) > 20 and site.most_active == 1
