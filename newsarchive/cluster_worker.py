@@ -376,9 +376,9 @@ class SharedSitePoliteness:
     async def process_request(self, request: Any, spider: Any = None) -> None:
         import asyncio
 
-        from .middlewares import min_delays
+        from .middlewares import _slot, min_delays
 
-        slot = request.meta.get("download_slot") or self.crawler.engine.downloader.get_slot_key(request)
+        slot, _ = _slot(self.crawler, request)
         token = f"{cluster.WORKER}|{uuid.uuid4().hex}"  # whose: a dead worker's places are freed
         while not self._take(keys=[f"{cluster.PREFIX}:busy:{slot}"], args=[self.limit, self.ttl, token]):
             await asyncio.sleep(0.05)

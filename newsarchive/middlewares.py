@@ -206,7 +206,7 @@ class SiteConcurrencyGate:
     async def process_request(self, request: Any, spider: Any = None) -> None:
         import asyncio
 
-        key = request.meta.get("download_slot") or self.crawler.engine.downloader.get_slot_key(request)
+        key, _ = _slot(self.crawler, request)
         gate = self.gates.setdefault(key, asyncio.Semaphore(self.limit))
         await gate.acquire()
         request.meta["newsarchive_gate"] = key

@@ -150,3 +150,14 @@ def reliability(request: pytest.FixtureRequest) -> Iterator[Callable[..., None]]
         with open(target, "a", encoding="utf-8") as out:
             for row in rows:
                 out.write(json.dumps({**row, "outcome": outcome}, ensure_ascii=False) + "\n")
+
+
+def slow_pages(site: Any, seconds: float = 0.05) -> None:
+    """Make every page of a demo site take a while to answer: overlapping requests then show."""
+    answer = site.route
+
+    def slow(path: str, headers: Any) -> Any:
+        time.sleep(seconds)
+        return answer(path, headers)
+
+    site.route = slow

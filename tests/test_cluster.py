@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, slow_pages
 
 from newsarchive import extract
 from newsarchive.demo.site import DemoSite
@@ -242,13 +242,7 @@ def test_site_delay_holds_across_workers(redis_url: str, tmp_path: Path) -> None
 
 def test_site_concurrency_holds_across_workers(redis_url: str, tmp_path: Path) -> None:
     site = DemoSite(30)
-    answer = site.route
-
-    def slow(path, headers):  # each page takes a while: overlapping requests would show
-        time.sleep(0.05)
-        return answer(path, headers)
-
-    site.route = slow  # type: ignore[method-assign]
+    slow_pages(site)
     # DOWNLOAD_DELAY 0: Scrapy 2.19 itself then sends a burst past CONCURRENT_REQUESTS_PER_DOMAIN
     three_workers(site, redis_url, tmp_path,
                   ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"])

@@ -6,7 +6,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from conftest import ROBOTS_OK, html_route, run_cli
+from conftest import ROBOTS_OK, html_route, run_cli, slow_pages
 
 from newsarchive.demo.site import DemoSite, serve
 
@@ -73,13 +73,7 @@ def test_retries_with_backoff_then_success(site, tmp_path: Path) -> None:
 def test_concurrency_per_site_holds_without_a_delay(tmp_path: Path) -> None:
     # Scrapy 2.19 alone, with DOWNLOAD_DELAY 0, sent 11 requests at once to a site limited to 1
     site = DemoSite(20)
-    answer = site.route
-
-    def slow(path, headers):  # each page takes a while: overlapping requests would show
-        time.sleep(0.05)
-        return answer(path, headers)
-
-    site.route = slow  # type: ignore[method-assign]
+    slow_pages(site)
     with serve(site):
         out = run_cli("crawl", site.base, "--db", str(tmp_path / "a.db"), "-q", "--since", "2020-01-01",
                       "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1")
