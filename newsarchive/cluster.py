@@ -87,9 +87,6 @@ class RecordQueue:
         pipe.delete(INGESTING_ID)
         pipe.execute()
 
-    def pending(self) -> int:
-        return int(self.client.llen(RECORDS)) + int(self.client.llen(INGESTING))
-
 
 # -- workers -----------------------------------------------------------------------------------------
 #
@@ -202,11 +199,3 @@ class RequestSerializer:
     @staticmethod
     def loads(data: bytes | str) -> Any:
         return _untag(json.loads(data))
-
-
-def _scrapy_redis() -> Any:
-    import scrapy_redis.dupefilter
-    import scrapy_redis.queue
-    import scrapy_redis.scheduler
-
-    return scrapy_redis

@@ -152,11 +152,6 @@ class ClaimingQueue(PriorityQueue):
         request.meta[cluster.CLAIM] = claim
         return request
 
-    def ack(self, request: Any) -> None:
-        claim = request.meta.pop(cluster.CLAIM, None)
-        if claim:
-            self.server.hdel(self.claims, claim)
-
     def put_back(self, claims_key: str | None = None) -> int:
         """Requests claimed (by this worker, or by a dead one) back into the queue."""
         return int(self._put_back(keys=[claims_key or self.claims, self.key]))
@@ -183,9 +178,6 @@ class ClusterScheduler(Scheduler):
         finally:
             if holder:
                 self.server.hdel(self.queue.claims, holder)
-
-    def ack(self, request: Any) -> None:
-        self.queue.ack(request)
 
 
 def _scheduler(crawler: Any) -> ClusterScheduler:
@@ -227,15 +219,15 @@ class ClaimAck:
     def process_spider_output(self, response: Any, result: Any, spider: Any) -> Any:
         for r in result:
             yield self._with_errback(r, spider)
-        _scheduler(self.crawler).ack(response.request)
+        spider._frontier().done(response.request)
 
     async def process_spider_output_async(self, response: Any, result: Any, spider: Any) -> Any:
         async for r in result:
             yield self._with_errback(r, spider)
-        _scheduler(self.crawler).ack(response.request)
+        spider._frontier().done(response.request)
 
     def process_spider_exception(self, response: Any, exception: Exception, spider: Any) -> None:
-        _scheduler(self.crawler).ack(response.request)
+        spider._frontier().done(response.request)
 
 
 # -- worker life: heartbeat, put back, the end of the run ----------------------------------------------
