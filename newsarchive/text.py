@@ -12,6 +12,20 @@ _TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
 # C0/C1 controls (terminal escapes start with ESC), bidi overrides/isolates and
 # zero-width characters never belong in an archived text field.
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# The last net over a finished record (nfc_deep): the same characters, tab and CR too, and lone
+# surrogates (not encodable as UTF-8). "\n" stays only in body_text, whose "\n\n" between blocks
+# is the one line break a record holds; every other field is a single line.
+_UNSAFE_FIELD = re.compile(
+    r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+)
+_UNSAFE_LINE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+)
+_MULTILINE = frozenset({"body_text"})
+# In a URL: every control, bidi and zero-width character is dropped (browsers drop tab and newline;
+# the rest is hostile), and any remaining whitespace is percent-encoded as a browser sends it
+# ("anh 1.jpg" is a real file name; dropping the space would name another file).
+_URL_SPACE = re.compile(r"\s")
 
 
 def nfc(text: str) -> str:
@@ -48,12 +62,32 @@ def collapse(text: str) -> str:
     return " ".join(text.split())
 
 
-def nfc_deep(value: Any) -> Any:
-    """NFC for every string inside lists and dicts (a finished record)."""
+def safe(text: str, multiline: bool = False) -> str:
+    """``text`` without the characters no stored field may hold: C0/C1 controls (``multiline``
+    keeps "\\n"), bidi overrides, zero-width characters, lone surrogates."""
+    if text.isprintable() or (multiline and text.replace("\n", "").isprintable()):  # C, twice the regex's speed
+        return text
+    unsafe = _UNSAFE_FIELD if multiline else _UNSAFE_LINE
+    return unsafe.sub("", text) if unsafe.search(text) else text
+
+
+def safe_url(url: str) -> str:
+    """A URL without controls, bidi or zero-width characters; inner whitespace percent-encoded."""
+    url = url.strip()
+    if url.isprintable() and " " not in url:
+        return url
+    url = _UNSAFE_LINE.sub("", url).strip()
+    return _URL_SPACE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode("utf-8")), url)
+
+
+def nfc_deep(value: Any, multiline: bool = False) -> Any:
+    """NFC for every string inside lists and dicts (a finished record), each one ``safe``: whatever
+    path a field took, no control character (a terminal escape) reaches the archive. Only the
+    ``body_text`` field keeps its line breaks."""
     if isinstance(value, str):
-        return nfc(value)
+        return nfc(safe(value, multiline))
     if isinstance(value, list):
         return [nfc_deep(v) for v in value]
     if isinstance(value, dict):
-        return {k: nfc_deep(v) for k, v in value.items()}
+        return {k: nfc_deep(v, k in _MULTILINE) for k, v in value.items()}
     return value

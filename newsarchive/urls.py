@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+from .text import safe_url
+
 _TRACKING = re.compile(
     # Only parameters that never select content: dropping "page" or "id" would merge articles.
     r"^(utm_\w*|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|mc_cid|mc_eid|_ga|_gl|igshid|zarsrc|ref_src)$",
@@ -15,8 +17,8 @@ _ONECMS_ID = re.compile(r"-(\d+)\.html?$")
 
 def canonical(url: str) -> str:
     """Lower-case scheme and host, no default port, no fragment, tracking parameters removed,
-    the remaining query sorted."""
-    parts = urlsplit(url.strip())
+    the remaining query sorted; no control character, inner whitespace percent-encoded."""
+    parts = urlsplit(safe_url(url))
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     port = parts.port if parts.port not in (None, 80 if scheme == "http" else 443) else None
@@ -33,11 +35,11 @@ def canonical(url: str) -> str:
 def absolute(href: str | None, base: str) -> str | None:
     if not href:
         return None
-    href = href.strip()
-    if not href or href.startswith(("data:", "javascript:", "about:", "blob:")):
+    href = safe_url(href)  # controls first: "\x1bjavascript:" is a javascript: URL too
+    if not href or href.lower().startswith(("data:", "javascript:", "about:", "blob:")):
         return None
     try:
-        return urljoin(base, href)
+        return safe_url(urljoin(base, href))  # the base URL may carry controls as well
     except ValueError:
         return None
 
