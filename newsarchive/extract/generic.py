@@ -7,14 +7,19 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import lxml.html
+
 from .. import dates
 from ..text import clean
 from .common import first_text, ld_authors, ld_str, split_authors
-from .page import Page, text_of
+from .page import Page, flatten, text_of
 
 NAME = "generic"
 VERSION = "1.0.0"
 MIN_BODY = 250  # characters of main text below which a page without article metadata is refused
+_HUGE_HTML = lxml.html.HTMLParser(
+    huge_tree=True, remove_comments=True, remove_pis=True, no_network=True, collect_ids=False, default_doctype=False
+)
 _ARTICLE_TYPES = ("NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle", "BlogPosting",
                   "OpinionNewsArticle", "Report", "TechArticle", "LiveBlogPosting", "ScholarlyArticle")
 
@@ -24,7 +29,16 @@ def main_text(page: Page) -> str:
     import trafilatura  # imported lazily: OneCMS pages never need it
 
     # favor_precision: 0.964 F1 on the extraction benchmark against 0.960 for the defaults
-    text = trafilatura.extract(page.text, url=page.url, include_comments=False, favor_precision=True) or ""
+    source: Any = page.text
+    if page.markup is not None:
+        # A page past libxml2's limits: trafilatura's own parse would stop where ours first did,
+        # so it gets a tree read with huge_tree from the markup our tree was read from.
+        source = lxml.html.fromstring(page.markup, parser=_HUGE_HTML)
+    try:
+        text = trafilatura.extract(source, url=page.url, include_comments=False, favor_precision=True) or ""
+    except RecursionError:  # too deep for its recursive passes: read it flattened, not lose it
+        flat = lxml.html.fromstring(flatten(page.markup or page.text, strict=True), parser=_HUGE_HTML)
+        text = trafilatura.extract(flat, url=page.url, include_comments=False, favor_precision=True) or ""
     blocks = [clean(b) for b in text.split("\n")]
     return "\n\n".join(b for b in blocks if b)
 

@@ -21,6 +21,12 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codec
 # stays on, which keeps hostile nesting cheap. Plain lxml.etree elements: lxml.html's per-element
 # class lookup is a Python call for every node, and costs more than the parse itself.
 _PARSER = lxml.etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True)
+# Only for pages the first parse could not read whole (see _parse).
+_HUGE_PARSER = lxml.etree.HTMLParser(
+    encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True, huge_tree=True
+)
+_RESOURCE_LIMIT = lxml.etree.ErrorTypes.ERR_RESOURCE_LIMIT
+MAX_JSONLD = 2_000_000  # characters of one JSON-LD block (real ones: a few KB, a long articleBody ~100 KB)
 _INDEXED_TAGS = frozenset({"meta", "script", "link", "title", "h1", "body", "time"})
 
 
@@ -54,10 +60,33 @@ def decode(data: bytes, headers: Mapping[str, Any] | None = None) -> str:
     return _decode(data, headers)[0]
 
 
+def _declared(data: bytes, headers: Mapping[str, Any] | None) -> str | None:
+    """The charset the HTTP header, else the meta tag, names (a known codec), or None."""
+    ctype = header(headers, "content-type")
+    if ctype:
+        m = _HEADER_CHARSET.search(ctype)
+        if m and (known := _known(m.group(1))):
+            return known
+    m = _META_CHARSET.search(data[:65536])
+    return _known(m.group(1).decode("ascii", "replace")) if m else None
+
+
+_INVALID_BYTE = re.compile("[\udc80-\udcff]")  # an undecodable byte, under "surrogateescape"
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+
+
+def _mostly_utf8(data: bytes) -> tuple[int, int]:
+    """(valid multi-byte UTF-8 characters, invalid bytes) in ``data``."""
+    text = data.decode("utf-8", "surrogateescape")
+    invalid = len(_INVALID_BYTE.findall(text))
+    return len(_NON_ASCII.findall(text)) - invalid, invalid
+
+
 def _decode(data: bytes, headers: Mapping[str, Any] | None = None) -> tuple[str, bool]:
     """Bytes to NFC text: BOM, then valid UTF-8 (whatever was declared: mis-declared UTF-8 is far
-    more common than a legacy page that happens to be valid UTF-8), then the HTTP charset, then the
-    meta charset, then windows-1258 (the Vietnamese legacy code page)."""
+    more common than a legacy page that happens to be valid UTF-8), then UTF-8 with a few bad bytes
+    (declared so, or nearly all valid), then the declared charset, then windows-1258 (the
+    Vietnamese legacy code page)."""
     for bom, enc in _BOMS:
         if data.startswith(bom):
             return nfc(data.decode(enc, errors="replace")), False
@@ -74,14 +103,18 @@ def _decode(data: bytes, headers: Mapping[str, Any] | None = None) -> tuple[str,
             return text, True
         normal = nfc(text)
         return normal, normal is text  # True: the bytes can go to the parser as they are
-    declared = None
-    ctype = header(headers, "content-type")
-    if ctype:
-        m = _HEADER_CHARSET.search(ctype)
-        declared = _known(m.group(1)) if m else None
-    if declared is None:
-        m = _META_CHARSET.search(data[:65536])
-        declared = _known(m.group(1).decode("ascii", "replace")) if m else None
+    # One bad byte (a CMS cutting a string mid-character, a corrupted upload) must not turn a UTF-8
+    # page into windows-1258 mojibake. The measure: valid multi-byte characters against invalid
+    # bytes. Legacy text almost never forms a valid multi-byte sequence by chance (in windows-1258 a
+    # letter 0xC0-0xDF would have to be followed by a symbol 0x80-0xBF; "Việt" is EA F2, invalid), so
+    # its invalid bytes outnumber its valid sequences; a UTF-8 page with a few damaged bytes has
+    # hundreds of valid ones. UTF-8 when at least 20 valid sequences stand per invalid byte (95 %),
+    # or when UTF-8 is declared and the bytes do not contradict it (valid sequences outnumber
+    # invalid bytes): bad bytes become U+FFFD and every other word stays intact.
+    declared = _declared(data, headers)
+    valid, invalid = _mostly_utf8(data)
+    if valid >= 20 * invalid or (declared in ("utf-8", "ascii") and valid > invalid):
+        return nfc(data.decode("utf-8", errors="replace")), False
     if declared in (None, "utf-8", "ascii"):
         declared = "cp1258"
     # windows-1258 writes tones as combining marks: NFC composes them.
@@ -90,15 +123,122 @@ def _decode(data: bytes, headers: Mapping[str, Any] | None = None) -> tuple[str,
 
 def parse(text: str, utf8: bytes | None = None) -> Any | None:
     """The lxml tree of a decoded page; ``utf8`` is the same text already encoded, when at hand."""
+    return _parse(text, utf8)[0]
+
+
+def _lost(parser: Any) -> str | None:
+    """Why the last parse stopped early, or None. libxml2 stops at the first resource limit (a
+    fatal error) and keeps only the tree built so far: the rest of the page is silently gone."""
+    last = parser.error_log.last_error
+    if last is not None and last.type == _RESOURCE_LIMIT:
+        return "depth" if "depth" in last.message else "size"
+    return None
+
+
+def _parse(text: str, utf8: bytes | None = None) -> tuple[Any | None, str | None]:
+    """The tree, and the markup it was read from when the first parse could not read ``text``
+    whole (``text`` itself, or a copy from ``flatten``); None for every ordinary page.
+
+    The first parse keeps libxml2's limits (nesting 256 deep, 10 MB for one text node, attribute
+    or comment): no page anyone writes comes near them, and deep trees stay cheap. A page that hits
+    one loses everything after that point, so it is parsed again: with ``huge_tree`` (1 GB tokens,
+    2048 deep) and, when nesting was the limit, from a copy whose excess nesting tags are dropped
+    (all the text kept). What is still unreadable after that is left as libxml2 returns it."""
     text = _XML_DECL.sub("", text, count=1)
     if not text.strip():
-        return None
+        return None, None
     data = utf8 if utf8 is not None else text.encode("utf-8", "surrogatepass")
-    try:
-        root = lxml.etree.fromstring(data, _PARSER)
-    except (lxml.etree.XMLSyntaxError, ValueError, UnicodeError):
-        return None
-    return root
+    parser, markup, flattened = _PARSER, None, 0
+    for _ in range(4):
+        try:
+            root = lxml.etree.fromstring(data, parser)
+        except (lxml.etree.XMLSyntaxError, ValueError, UnicodeError):
+            return None, None
+        lost = _lost(parser)
+        if lost is None or (lost == "depth" and flattened == 2):
+            break
+        if lost == "depth":
+            # The lenient model first; when libxml2 nests deeper than it thinks, the strict one.
+            markup = flatten(text, strict=flattened == 1)
+            data = markup.encode("utf-8", "surrogatepass")
+            flattened += 1
+        elif markup is None:
+            markup = text
+        parser = _HUGE_PARSER
+    return root, markup
+
+
+# Markup tokens for flatten: a comment, or a start/end tag (a ">" inside a quoted attribute value
+# ends it early: harmless, only whole matched tags are dropped and the rest stays text).
+_TOKEN = re.compile(r"<!--.*?(?:-->|\Z)|<(/?)([a-zA-Z][^\s/>]*)[^>]*>", re.S)
+_RAW_TEXT = frozenset({"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes"})
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr keygen".split())
+FLAT_DEPTH = 200  # nesting kept by flatten: under libxml2's default 256, and the body walker's 300
+_KEEP_UNCLOSED = 32  # tags never closed (or closed only by an ancestor) kept when this shallow
+
+
+def flatten(text: str, strict: bool = False) -> str:
+    """``text`` with the tags that make its nesting hostile removed, every character of text kept.
+
+    A model of the tree from the tags alone: an end tag closes the nearest open element of its name
+    and every element opened after it (``strict``: only the element on top, so the count is an upper
+    bound of what libxml2 builds). Deep tags never closed by their own end tag are dropped first
+    (thousands of unclosed ``<b>`` are the usual attack; the page's containers sit near the top
+    and stay); then any element that would still open deeper than ``FLAT_DEPTH``, with its end tag."""
+    tokens: list[tuple[int, int, bool, str]] = []  # (start, end, is_end_tag, name)
+    pos = 0
+    while (m := _TOKEN.search(text, pos)) is not None:
+        pos = m.end()
+        name = m.group(2)
+        if name is None:
+            continue  # a comment
+        name = name.lower()
+        tokens.append((m.start(), pos, m.group(1) == "/", name))
+        if not m.group(1) and name in _RAW_TEXT:  # its content is text, not tags
+            close = re.compile(rf"</{name}\b", re.I).search(text, pos)
+            pos = close.start() if close else len(text)
+    pair: dict[int, int] = {}  # start-tag token -> its own end-tag token
+    deep_unclosed: set[int] = set()
+
+    def model(keep: Any, cap: int | None) -> set[int]:
+        stack: list[int] = []
+        counts: dict[str, int] = {}
+        dropped: set[int] = set()
+        for i, (_, end, is_end, name) in enumerate(tokens):
+            if not keep(i) or i in dropped:
+                continue
+            if not is_end:
+                if name in _VOID or text[end - 2] == "/":
+                    continue
+                if cap is not None and len(stack) >= cap:
+                    dropped.add(i)
+                    if i in pair:
+                        dropped.add(pair[i])
+                    continue
+                if cap is None and len(stack) > _KEEP_UNCLOSED:
+                    deep_unclosed.add(i)  # until its own end tag says otherwise
+                stack.append(i)
+                counts[name] = counts.get(name, 0) + 1
+            elif counts.get(name) and (not strict or tokens[stack[-1]][3] == name):
+                while True:
+                    top = stack.pop()
+                    counts[tokens[top][3]] -= 1
+                    if tokens[top][3] == name:
+                        break
+                if cap is None:
+                    pair[top] = i
+                    deep_unclosed.discard(top)
+        return dropped
+
+    model(lambda i: True, None)
+    dropped = model(lambda i: i not in deep_unclosed, FLAT_DEPTH) | deep_unclosed
+    out, last = [], 0
+    for i in sorted(dropped):
+        start, end = tokens[i][:2]
+        out.append(text[last:start])
+        last = end
+    out.append(text[last:])
+    return "".join(out)
 
 
 def text_of(el: Any) -> str:
@@ -107,13 +247,17 @@ def text_of(el: Any) -> str:
 
 
 def _walk_ld(obj: Any, out: list[dict[str, Any]]) -> None:
-    if isinstance(obj, list):
-        for item in obj:
-            _walk_ld(item, out)
-    elif isinstance(obj, dict):
-        out.append(obj)
-        if "@graph" in obj:
-            _walk_ld(obj["@graph"], out)
+    """Every object of a JSON-LD value, lists and ``@graph`` flattened; a loop, not recursion:
+    the nesting is the page's to choose."""
+    todo = [obj]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, list):
+            todo.extend(reversed(item))
+        elif isinstance(item, dict):
+            out.append(item)
+            if "@graph" in item:
+                todo.append(item["@graph"])
 
 
 _CLASS_ATTRS = lxml.etree.XPath("//@class")
@@ -158,6 +302,9 @@ class Page:
 
     def __init__(self, text: str, url: str, root: Any) -> None:
         self.text = text
+        # The markup the tree was read from when a first parse could not read the page whole
+        # (see _parse): others that parse the page (trafilatura) must read it like this too.
+        self.markup: str | None = None
         self.url = url
         self.root = root
         self.by_class = ClassIndex(root)
@@ -197,8 +344,12 @@ class Page:
                 utf8 = data  # valid UTF-8, already NFC: what the parser wants, no re-encoding
         else:
             text = nfc(str(html))
-        root = parse(text, utf8)
-        return None if root is None else cls(text, url, root)
+        root, markup = _parse(text, utf8)
+        if root is None:
+            return None
+        page = cls(text, url, root)
+        page.markup = markup
+        return page
 
     def first(self, cls: str) -> Any | None:
         found = self.by_class.get(cls)
@@ -214,13 +365,17 @@ class Page:
             raw = raw.strip()
             if not raw:
                 continue
+            if len(raw) > MAX_JSONLD:
+                continue  # no article's metadata is this large; parsing it would cost seconds
             try:
                 data = json.loads(raw, strict=False)
+            except RecursionError:
+                continue  # nested deeper than Python's stack: this block is skipped, not the page
             except ValueError:
                 # Templates leave trailing commas: one forgiving retry.
                 try:
                     data = json.loads(re.sub(r",\s*([}\]])", r"\1", raw), strict=False)
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue
             _walk_ld(data, out)
         return out
