@@ -1,0 +1,288 @@
+"""An archive no site can poison: damaged bytes, control characters and parser limits never cost an
+article its text, and nothing stored can carry a terminal escape."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from test_variants import BODY, article
+
+from newsarchive import NotAnArticle, extract
+from newsarchive.demo.templates import render
+from newsarchive.extract.page import Page, flatten
+from newsarchive.text import nfc_deep, safe_url
+from newsarchive.urls import absolute, canonical
+
+A = article()
+PAGE = render(A)
+UTF8_HEADER = {"Content-Type": "text/html; charset=utf-8"}
+# Every C0/C1 control, DEL, bidi override/isolate, zero-width character and lone surrogate.
+UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
+
+
+def strings(value: Any, key: str = "") -> list[tuple[str, str]]:
+    """(field, string) for every string in a record, nested ones included."""
+    if isinstance(value, str):
+        return [(key, value)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v, key)]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in strings(v, f"{key}.{k}" if key else k)]
+    return []
+
+
+def assert_clean(record: dict[str, Any]) -> None:
+    for field, value in strings(record):
+        bad = UNSAFE.findall(value.replace("\n", "") if field == "body_text" else value)
+        assert not bad, (field, value, bad)
+    assert "\n\n\n" not in record["body_text"]
+
+
+# -- 1. decoding: a few bad bytes in a UTF-8 page are U+FFFD, not a whole page of mojibake
+
+
+def damaged(page: str, bad: list[bytes]) -> bytes:
+    """The page as UTF-8 with ``bad`` byte strings put inside its second paragraph."""
+    target = "Theo kế hoạch, mỗi chuyến cách nhau 15 phút".encode()
+    data = page.encode("utf-8")
+    pos = data.index(target)
+    cut = [pos + 5 + 6 * i for i in range(len(bad))]  # inside ASCII words: "Theo " ... "kế" untouched
+    out, last = b"", 0
+    for c, b in zip(cut, bad, strict=True):
+        out += data[last:c] + b
+        last = c
+    return out + data[last:]
+
+
+@pytest.mark.parametrize("bad", [[b"\xff"], [b"\xff", b"\xe1\xbb", b"\xc3", b"\x80\x80"]], ids=["one", "few"])
+@pytest.mark.parametrize("headers", [UTF8_HEADER, None, {"Content-Type": "text/html; charset=windows-1258"}],
+                         ids=["header-utf8", "meta-only", "header-mis-declared"])
+def test_utf8_page_with_bad_bytes_keeps_every_vietnamese_word(bad: list[bytes], headers: dict[str, str] | None) -> None:
+    data = damaged(PAGE, bad)
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    r = extract(data, A.url, headers=headers)
+    assert r["title"] == A.title
+    assert r["sapo"] == A.sapo
+    assert r["authors"] == ["Thu Phương", "Đức Anh"]
+    assert r["tags"] == ["xe buýt điện", "Nội Bài"]
+    assert r["section"] == "Giao thông"
+    blocks = r["body_text"].split("\n\n")
+    assert len(blocks) == 4
+    assert blocks[0] == A.paragraphs[0] and blocks[2:] == A.paragraphs[2:]
+    assert "\ufffd" in blocks[1]  # the damage is marked where it was, and only there
+    assert blocks[1].replace("\ufffd", "") == A.paragraphs[1] or "kế hoạch" in blocks[1]
+    assert "\ufffd" not in r["title"] + r["sapo"] + "".join(blocks[:1] + blocks[2:])
+
+
+def test_no_declaration_and_only_ascii_around_the_bad_byte() -> None:
+    # Nothing declared, the meta charset removed: the share of valid multi-byte sequences decides.
+    data = damaged(PAGE.replace('<meta charset="utf-8" />', ""), [b"\xfe"])
+    text = Page.from_html(data, A.url)
+    assert text is not None and A.title in text.text and "Đức Anh" in text.text
+
+
+def test_legacy_page_declared_utf8_is_still_legacy() -> None:
+    # A windows-1258 page whose template says UTF-8: its bytes contradict it (invalid bytes
+    # outnumber valid sequences), so the legacy decoding stands. (A guard on the new rule: trusting
+    # every UTF-8 declaration would turn this page into U+FFFD.)
+    from test_decode import cp1258
+
+    title = "Đà Nẵng: Người dân phấn khởi đón Tết"
+    html = f'<html><head><meta charset="utf-8"><title>{title}</title></head><body><h1>{title}</h1></body></html>'
+    p = Page.from_html(cp1258(html), "https://x.vn/", UTF8_HEADER)
+    assert p is not None and p.title_tag() == title
+
+
+# -- 2. control characters: in no field, URLs included, whatever path the field took
+
+HOSTILE = "\x00\x1b[31m\x07\x9b\x85\u202e"
+
+
+def hostile_page() -> tuple[str, Any]:
+    a = article(
+        title=f"Hà Nội {HOSTILE}mở thêm tuyến\x1b]0;pwned\x07 xe buýt",
+        sapo=f"Từ ngày 1/12,{HOSTILE} tuyến xe buýt chạy thêm.",
+        byline=f"Tin: Thu\x1b[2J Phương{HOSTILE} - Ảnh: Đức Anh",
+        paragraphs=[f"Đoạn một{HOSTILE} có nội dung.", "Đoạn \x9b2J hai.", "Đoạn ba\x07 cuối./."],
+        tags=[f"xe buýt{HOSTILE}điện", "Nội\x1b[0m Bài"],
+        images=[(f"https://bdemo.1cdn.vn/2026/09/16/xe{HOSTILE}-1.jpg", f"Xe buýt{HOSTILE} điện. Ảnh: Đức Anh"),
+                ("https://bdemo.1cdn.vn/2026/09/16/anh 2.jpg\x1b[31m", "Hành\x07 khách")],
+        section=((f"Đô\x1b[1m thị{HOSTILE}", "/do-thi"), ("Giao\x07 thông", "/do-thi/giao-thong")),
+    )
+    page = render(a)
+    canonical_url = "https://baodemo.vn/ha-noi-mo-them-tuyen-xe-buyt-dien-3318952.html"
+    page = page.replace(f'<link rel="canonical" href="{canonical_url}"',
+                        f'<link rel="canonical" href="\x1b{canonical_url[:20]}\x1b\x9b\x85\u202e{canonical_url[20:]}\x07"')
+    page = page.replace('<html lang="vi">', '<html lang="v\x1b\x07\x9bi">')
+    page = page.replace("<body>", '<body><meta name="dable:item_id" content="33\x1b[31m18952">')
+    return page.replace("mở thêm", "mở\x00 thêm"), a  # and raw NUL bytes in the HTML
+
+
+def visible(text: str) -> str:
+    """What a field may keep of ``text``: libxml2 reads a raw NUL as U+FFFD, whitespace collapses
+    (U+0085 is whitespace), every other control and bidi character is gone; "[31m" without its
+    ESC is plain text."""
+    return " ".join(UNSAFE.sub("", " ".join(text.replace("\x00", "\ufffd").split())).split())
+
+
+def test_controls_reach_no_field_and_every_field_keeps_its_text() -> None:
+    page, a = hostile_page()
+    r = extract(page.encode("utf-8"), a.url)
+    assert_clean(r)
+    assert r["url"] == "https://baodemo.vn/ha-noi-mo-them-tuyen-xe-buyt-dien-3318952.html"
+    assert r["language"] == "vi"
+    assert r["title"] == visible(a.title.replace("mở thêm", "mở\x00 thêm"))
+    assert r["title"].startswith("Hà Nội") and "tuyến]0;pwned xe buýt" in r["title"]
+    assert r["sapo"] == visible(a.sapo)
+    assert r["authors"] == [visible("Thu\x1b[2J Phương" + HOSTILE), "Đức Anh"]
+    assert r["body_text"].split("\n\n") == [visible(p) for p in a.paragraphs]
+    assert r["tags"] == [visible(t) for t in a.tags]
+    assert r["breadcrumb"] == [visible(a.section[0][0]), "Giao thông"] and r["section"] == "Giao thông"
+    assert [i["src"] for i in r["images"]] == ["https://bdemo.1cdn.vn/2026/09/16/xe\ufffd[31m-1.jpg",
+                                               "https://bdemo.1cdn.vn/2026/09/16/anh%202.jpg[31m"]
+    assert [i["caption"] for i in r["images"]] == [visible(c) for _, c in a.images]
+
+
+def test_controls_in_json_ld_values() -> None:
+    # A page without visible header: title, sapo, authors, times and breadcrumb from JSON-LD.
+    ld = {"@type": "NewsArticle", "headline": f"Tiêu đề{HOSTILE} từ JSON-LD",
+          "description": f"Mô tả\x1b[31m{HOSTILE}", "datePublished": "2026-09-16T05:25:01+07:00",
+          "author": [{"name": f"Nguyễn\x07 Văn{HOSTILE} A"}], "articleSection": "Thời\x9b sự",
+          "keywords": ["khóa\x00 một", "khóa\x1b hai"]}
+    crumbs = {"@type": "BreadcrumbList", "itemListElement": [
+        {"@type": "ListItem", "position": 1, "item": {"@id": "https://gazette.example.com/thoi-su", "name": "Thời\x85sự\x1b"}}]}
+    body = "".join(f"<p>Đoạn văn số {i} của bài viết\x1b[31m, đủ dài để là nội dung chính của trang.</p>" for i in range(8))
+    page = (f'<html lang="vi"><head><title>x</title><script type="application/ld+json">{json.dumps(ld)}</script>'
+            f'<script type="application/ld+json">{json.dumps(crumbs)}</script></head>'
+            f"<body><article>{body}</article></body></html>")
+    r = extract(page.encode(), "https://gazette.example.com/a\x1b[31m b")
+    assert_clean(r)
+    assert r["url"] == "https://gazette.example.com/a[31m%20b"
+    assert r["title"] == "Tiêu đề[31m từ JSON-LD"
+    assert r["sapo"] == "Mô tả[31m[31m"
+    assert r["authors"] == ["Nguyễn Văn[31m A"]
+    assert r["section"] == "Thời sự" and r["tags"] == ["khóa một", "khóa hai"]
+    assert "Đoạn văn số 7 của bài viết[31m" in r["body_text"]
+
+
+def test_nfc_deep_keeps_line_breaks_only_in_body_text() -> None:
+    record = {"title": "a\nb\x1bc", "body_text": "x\x1b\n\ny\r\t", "images": [{"src": "u\x9b", "caption": "c\n"}]}
+    assert nfc_deep(record) == {"title": "abc", "body_text": "x\n\ny", "images": [{"src": "u", "caption": "c"}]}
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://X.vn/a\x1b[31m b\x07\x9b.html?utm_source=1&q=\x00x#f", "https://x.vn/a[31m%20b.html?q=x"),
+        (" \thttps://x.vn/\u202ea\n.html\u200b ", "https://x.vn/a.html"),
+    ],
+)
+def test_canonical_drops_controls_and_encodes_spaces(url: str, expected: str) -> None:
+    assert canonical(url) == expected
+    assert not UNSAFE.search(canonical(url))
+
+
+def test_absolute_drops_controls_on_both_sides() -> None:
+    assert absolute(" anh 1\x00.jpg\n", "https://x.vn/a\x1b/b.html") == "https://x.vn/a/anh%201.jpg"
+    assert absolute("\x1bjavascript:alert(1)", "https://x.vn/") is None
+    assert safe_url("https://x.vn/a\u3000b") == "https://x.vn/a%E3%80%80b"
+
+
+# -- 3. parser limits: what follows hostile nesting or a huge token is still read
+
+LAST = A.paragraphs[-1]
+
+
+@pytest.mark.parametrize(
+    ("where", "payload"),
+    [
+        ("<body>", "<b>" * 5000),  # unclosed inline tags before everything
+        ('<article class="entry entry-no-padding">', "<b>" * 5000),  # ...inside the body container
+        ("<body>", "<b><i><span>" * 2000),
+        ("<body>", "<div>" * 5000 + "x" + "</div>" * 5000),  # closed, but 5000 deep
+        ("<body>", "<b><div></b>" * 3000),  # end tags libxml2 ignores: the lenient model undercounts
+        ("<body>", "<b>" * 300),  # past libxml2's default 256 only
+    ],
+    ids=["b-before-page", "b-in-entry", "b-i-span", "closed-divs", "ignored-end-tags", "b-300"],
+)
+def test_deep_nesting_keeps_the_rest_of_the_page(where: str, payload: str) -> None:
+    r = extract(PAGE.replace(where, where + payload, 1).encode(), A.url)
+    assert r["title"] == A.title
+    assert r["body_text"] == BODY  # paragraphs stay paragraphs, the last one included
+    assert r["authors"] == ["Thu Phương", "Đức Anh"] and r["tags"] == ["xe buýt điện", "Nội Bài"]
+    assert len(r["images"]) == 2
+
+
+TWELVE_MB = 12 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '<div class="l-nav">' + "chữ " * (TWELVE_MB // 4) + "</div>",  # one 12 MB text node
+        '<div data-x="' + "x" * TWELVE_MB + '"></div>',  # one 12 MB attribute
+        "<!--" + "x" * TWELVE_MB + "-->",  # one 12 MB comment
+    ],
+    ids=["text-node", "attribute", "comment"],
+)
+def test_a_token_past_10_mb_does_not_end_the_page(payload: str) -> None:
+    r = extract(PAGE.replace("<body>", "<body>" + payload, 1).encode(), A.url)
+    assert r["title"] == A.title and r["body_text"] == BODY
+
+
+def test_a_12_mb_paragraph_in_the_body_is_kept_whole() -> None:
+    huge = "chữ " * (TWELVE_MB // 4)
+    r = extract(PAGE.replace(f"<p>{LAST}</p>", f"<p>{huge}</p><p>{LAST}</p>").encode(), A.url)
+    assert r["body_text"].endswith(LAST)
+    assert len(r["body_text"]) > TWELVE_MB * 0.9
+
+
+def jsonld(raw: str) -> str:
+    return PAGE.replace("</head>", f'<script type="application/ld+json">{raw}</script></head>', 1)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "[" * 100_000 + "]" * 100_000,  # json.loads: RecursionError
+        '{"a":' * 100_000 + "1" + "}" * 100_000,
+        '{"@type": "Thing", "x": [' + "1," * (10 * 1024 * 1024) + "1]}",  # 20 MB: past libxml2's 10 MB too
+    ],
+    ids=["arrays-100k-deep", "objects-100k-deep", "20-mb"],
+)
+def test_unreadable_json_ld_is_skipped_and_the_rest_kept(raw: str) -> None:
+    r = extract(jsonld(raw).encode(), A.url)
+    assert r["title"] == A.title and r["body_text"] == BODY
+    assert r["published_at"] == "2026-09-16T05:25:01+07:00"  # the readable JSON-LD still counts
+
+
+def test_generic_page_after_deep_nesting_keeps_its_text() -> None:
+    body = "".join(f"<p>Đây là đoạn văn số {i} của bài viết, đủ dài để là nội dung chính của trang.</p>" for i in range(8))
+    page = ('<html><head><title>Tiêu đề</title><meta property="og:type" content="article"></head><body>'
+            + "<b>" * 5000 + f"<article>{body}<p>Đoạn cuối cùng.</p></article></body></html>")
+    r = extract(page.encode(), "https://gazette.example.com/a")
+    assert r["body_text"].endswith("Đoạn cuối cùng.")
+
+
+def test_flatten_keeps_every_character_of_text() -> None:
+    html = "<div><b>a<i>b</div>" + "<b>" * 500 + "c<script>if (a<b) x('<p>')</script><!-- <div> -->d"
+    flat = flatten(html)
+    assert re.sub(r"<[^>]*>", "", flat) == re.sub(r"<[^>]*>", "", html)
+    assert "<script>if (a<b) x('<p>')</script>" in flat
+    assert flat.count("<b>") <= 200
+
+
+def test_deep_pages_stay_cheap() -> None:
+    import time
+
+    deep = b"<html><body>" + b"<div>" * 5000 + "<p>Nội dung</p>".encode() + b"</div>" * 5000 + b"</body></html>"
+    started = time.perf_counter()
+    with pytest.raises(NotAnArticle):
+        extract(deep, "https://baodemo.vn/a-1.html")  # too short for an article, but read, quickly
+    assert time.perf_counter() - started < 2
+    p = Page.from_html(deep, "https://baodemo.vn/a-1.html")
+    assert p is not None and "Nội dung" in "".join(p.root.itertext())
