@@ -1,16 +1,22 @@
 """The ``newsarchive`` command: a thin layer over the library. Errors are one line, never a traceback.
 
 Exit codes: 0 success; 1 ordinary failure (unreachable, HTTP error, not an article, unreadable
-file, storage failure); 2 bad usage; 3 robots.txt forbids the URL.
+file, an archive that cannot be read); 2 bad usage; 3 robots.txt forbids the URL; 7 the archive
+cannot be written (read-only, locked, full) by a command that writes it.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
+import math
 import os
+import sqlite3
 import sys
 import time
+from collections.abc import Iterable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +26,7 @@ import click
 
 from . import __version__
 from .extract import NotAnArticle, extract
-from .store import Archive, RawPage, StorageError, default_db_path
+from .store import Archive, RawPage, StorageError, busy_timeout, default_db_path
 
 EXIT_FAIL = 1
 EXIT_USAGE = 2
@@ -39,6 +45,48 @@ class Failure(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+# ctx.meta key: the archive this command opened, and whether for writing (decides the exit code)
+_OPENED = "newsarchive.archive"
+# SQLite's codes for a file that is damaged or not a database at all: it cannot be read
+_UNREADABLE = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
+def archive_failure(exc: BaseException, writes: bool | None = None) -> Failure:
+    """The one line for an archive that cannot be used: exit 1 when it cannot be read (damaged,
+    not SQLite, missing), 7 when a command that writes it cannot (read-only, locked, full)."""
+    opened = _opened()
+    if writes is None:
+        writes = bool(opened and opened[1])
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, sqlite3.Error):
+        cause = cause.__cause__ or cause.__context__
+    code = getattr(cause, "sqlite_errorcode", None)
+    message = str(exc) if isinstance(exc, StorageError) else f"archive {opened[0] if opened else ''}: {exc}"
+    if code is not None and code & 0xFF in _UNREADABLE:
+        return Failure(f"{message} (the file is damaged or not a newsarchive database; it was left as it is)")
+    if code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        message += f" (another process held it for more than {busy_timeout():g} s)"
+    return Failure(message, EXIT_STORAGE if writes and "no archive at" not in message else EXIT_FAIL)
+
+
+def _opened() -> tuple[Path, bool] | None:
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(_OPENED) if ctx else None
+
+
+class Commands(click.Group):
+    """Any archive fault that surfaces in a command (a page damaged past the header, a lock) is one
+    line and the README's exit code, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except sqlite3.ProgrammingError:
+            raise  # a bug, not the archive
+        except (sqlite3.DatabaseError, StorageError) as exc:
+            raise archive_failure(exc) from exc
+
+
 def db_option(f: Any) -> Any:
     return click.option(
         "--db",
@@ -50,10 +98,20 @@ def db_option(f: Any) -> Any:
 
 
 def open_archive(db_path: Path | None, readonly: bool = False) -> Archive:
+    path = db_path or default_db_path()
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[_OPENED] = (path, not readonly or bool(ctx.meta.get(_OPENED, (path, False))[1]))
     try:
-        return Archive(db_path or default_db_path(), readonly=readonly)
+        return Archive(path, readonly=readonly)
     except StorageError as exc:
-        raise Failure(str(exc)) from exc
+        raise archive_failure(exc, not readonly) from exc
+
+
+def check_archive(db_path: Path | None, readonly: bool = False) -> None:
+    """Open and close the archive: a command that works long before it stores anything (a crawl,
+    the demo, a server) fails at once on an archive it could not use."""
+    open_archive(db_path, readonly).close()
 
 
 def parse_date_option(value: str | None, end: bool = False) -> str | None:
@@ -76,6 +134,41 @@ def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
 
 
+# OWASP, CSV injection: a spreadsheet runs a cell that starts with one of these as a formula
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet opens as text: a string starting with = + - @ tab or CR gets a
+    leading ' (numbers stay numbers: -5 from an INTEGER column is data, not a formula); a BLOB is
+    its hexadecimal digits, as SQLite's hex() writes them."""
+    if isinstance(value, bytes):
+        return value.hex().upper()
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class SafeCSV:
+    """csv.writer whose every cell goes through :func:`csv_cell` (all CSV output uses it)."""
+
+    def __init__(self, out: Any) -> None:
+        self._writer = csv.writer(out)
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        self._writer.writerow([csv_cell(v) for v in row])
+
+
+def json_value(value: Any) -> Any:
+    """Any SQLite value as JSON: a BLOB as {"$base64": true, "encoded": …} (Datasette's form), an
+    infinite REAL as the string "Infinity" or "-Infinity" (JSON has no such number)."""
+    if isinstance(value, bytes):
+        return {"$base64": True, "encoded": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value).replace("inf", "Infinity")
+    return value
+
+
 def summary(record: dict[str, Any]) -> str:
     """A short readable view of a record (terminal-safe: fields are already free of controls)."""
     lines = [
@@ -95,7 +188,7 @@ def summary(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="newsarchive")
 def cli() -> None:
     """Scrape and archive news articles (OneCMS sites first) into one SQLite file."""
@@ -169,7 +262,8 @@ def scrape(target: str, db_path: Path | None, as_json: bool, no_store: bool, url
     Private, loopback and link-local addresses are refused unless --allow-private is given,
     judged on the address connected to (redirects included).
     Exit codes: 0 archived (or printed), 1 failure (unreachable, HTTP error, not an article,
-    unreadable file, refused address), 2 bad usage, 3 robots.txt forbids the URL."""
+    unreadable file, refused address, an archive that cannot be read), 2 bad usage, 3 robots.txt
+    forbids the URL, 7 the archive cannot be written (read-only, locked, full)."""
     from .netguard import parse_hosts
 
     if url and urlsplit(url).scheme.lower() not in ("http", "https"):
@@ -178,18 +272,20 @@ def scrape(target: str, db_path: Path | None, as_json: bool, no_store: bool, url
         hosts = parse_hosts(list(resolve_entries))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--resolve") from exc
-    record, page = _scrape(target, url, verbose, allow_private, hosts, resolve_only)
-    if as_json:
-        emit_json(record)
-    else:
-        click.echo(summary(record))
-    if no_store:
-        return
-    with open_archive(db_path) as archive:
+    with ExitStack() as stack:
+        # opened first: an archive that cannot take the record fails before anything is fetched
+        archive = None if no_store else stack.enter_context(open_archive(db_path))
+        record, page = _scrape(target, url, verbose, allow_private, hosts, resolve_only)
+        if as_json:
+            emit_json(record)
+        else:
+            click.echo(summary(record))
+        if archive is None:
+            return
         try:
             result = archive.save(record, page)
         except StorageError as exc:
-            raise Failure(str(exc)) from exc
+            raise archive_failure(exc) from exc
     click.echo(f"archived as id {result.id} ({result.status}, {result.revision_count} revision(s)) in {archive.path}",
                err=True)
 
@@ -281,7 +377,8 @@ CSV_COLUMNS = ("id", "url", "site", "article_id", "kind", "title", "sapo", "date
 def export(db_path: Path | None, fmt: str, since: str | None, until: str | None, site: str | None,
            section: str | None, author: str | None, query: str | None, output: Path | None) -> None:
     """Export archived articles: JSONL (one record object per line), CSV (one row per article) or
-    WARC (the raw pages they were extracted from). Takes the filters of 'newsarchive search'."""
+    WARC (the raw pages they were extracted from). Takes the filters of 'newsarchive search'.
+    A CSV cell starting with = + - @ tab or CR gets a leading ' (no spreadsheet formulas)."""
     since_v, until_v = parse_date_option(since), parse_date_option(until)
     with open_archive(db_path, readonly=True) as archive:
         wanted: set[int] | None = None
@@ -298,7 +395,7 @@ def export(db_path: Path | None, fmt: str, since: str | None, until: str | None,
             return
         out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
         try:
-            writer = csv.writer(out) if fmt == "csv" else None
+            writer = SafeCSV(out) if fmt == "csv" else None
             if writer:
                 writer.writerow(CSV_COLUMNS)
             for article, rec in archive.records(since=since_v, until=until_v, site=site, section=section,
@@ -329,7 +426,8 @@ def export(db_path: Path | None, fmt: str, since: str | None, until: str | None,
 @click.option("--limit", type=click.IntRange(min=1, max=10000), default=20, show_default=True)
 @click.option("--sort", type=click.Choice(["relevance", "newest"]), default="relevance", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of hits.")
-@click.option("--csv", "as_csv", is_flag=True, help="CSV, one hit per row.")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="CSV, one hit per row (a cell starting with = + - @ tab or CR gets a leading ').")
 def search(query: str, db_path: Path | None, site: str | None, section: str | None, author: str | None,
            since: str | None, until: str | None, limit: int, sort: str, as_json: bool, as_csv: bool) -> None:
     """Full-text search of titles, sapos, bodies and captions, with or without diacritics
@@ -357,7 +455,7 @@ def search(query: str, db_path: Path | None, site: str | None, section: str | No
     if as_json:
         emit_json(hits)
     elif as_csv:
-        writer = csv.writer(sys.stdout)
+        writer = SafeCSV(sys.stdout)
         writer.writerow(["id", "url", "title", "published_at", "site", "authors", "section", "snippet"])
         for h in hits:
             writer.writerow([h["id"], h["url"], h["title"], h["published_at"], h["site"], "; ".join(h["authors"]),
@@ -376,31 +474,56 @@ def search(query: str, db_path: Path | None, site: str | None, section: str | No
 @click.argument("statement", metavar="SQL")
 @db_option
 @click.option("-p", "--param", "params", nargs=2, multiple=True, metavar="NAME VALUE", help="A :NAME parameter.")
-@click.option("--json", "as_json", is_flag=True, help="JSON: a list of objects.")
-@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+@click.option("--json", "as_json", is_flag=True,
+              help='JSON: a list of objects; a BLOB is {"$base64": true, "encoded": "…"}.')
+@click.option("--csv", "as_csv", is_flag=True,
+              help="CSV with a header row; a BLOB is its hex digits, a text cell starting with = + - @ tab or CR"
+                   " gets a leading '.")
 @click.option("--time-limit", type=click.FloatRange(min=0.01), default=5.0, show_default=True, help="Seconds.")
+@click.option("--max-rows", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Stop with an error past this many rows.")
 def sql_command(statement: str, db_path: Path | None, params: tuple[tuple[str, str], ...], as_json: bool,
-                as_csv: bool, time_limit: float) -> None:
+                as_csv: bool, time_limit: float, max_rows: int) -> None:
     """Read-only SQL over the archive: SELECT only (writes, ATTACH and PRAGMA changes are refused),
-    parameters with -p NAME VALUE, interrupted after a time limit. See docs/schema.md."""
-    from .store.queries import SQLError, read_only_query
+    parameters with -p NAME VALUE, interrupted after a time limit; a value (string or BLOB) may not
+    exceed 64 MiB. Rows are written as they come. See docs/schema.md."""
+    from .store.queries import SQLError, query_rows
 
+    out = sys.stdout
+    first = True
     try:
-        columns, rows = read_only_query(db_path or default_db_path(), statement, dict(params), time_limit=time_limit)
+        with query_rows(db_path or default_db_path(), statement, dict(params), time_limit=time_limit,
+                        max_rows=max_rows) as (columns, rows):
+            if as_json:
+                out.write("[")
+                try:
+                    for row in rows:
+                        obj = {c: json_value(v) for c, v in zip(columns, row, strict=True)}
+                        out.write(("\n" if first else ",\n") + json.dumps(obj, ensure_ascii=False))
+                        first = False
+                finally:  # valid JSON even when an error stops the rows (the exit code says so)
+                    out.write("]\n" if first else "\n]\n")
+            elif as_csv:
+                writer = SafeCSV(out)
+                writer.writerow(columns)
+                for row in rows:
+                    writer.writerow(row)
+            else:
+                # only the shown width of each cell is kept: memory does not grow with the values
+                table = [[_table_cell(v) for v in row] for row in rows]
+                widths = [min(max([len(str(c))] + [len(r[i]) for r in table]), 60) for i, c in enumerate(columns)]
+                click.echo("  ".join(str(c).ljust(w) for c, w in zip(columns, widths, strict=True)))
+                click.echo("  ".join("-" * w for w in widths))
+                for cells in table:
+                    click.echo("  ".join(v.ljust(w) for v, w in zip(cells, widths, strict=True)))
     except SQLError as exc:
         raise Failure(str(exc)) from exc
-    if as_json:
-        emit_json([dict(zip(columns, row, strict=True)) for row in rows])
-    elif as_csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(rows)
-    else:
-        widths = [min(max([len(str(c))] + [len(str(r[i])) for r in rows]), 60) for i, c in enumerate(columns)]
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(columns, widths, strict=True)))
-        click.echo("  ".join("-" * w for w in widths))
-        for row in rows:
-            click.echo("  ".join(str(v)[:60].ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def _table_cell(value: Any) -> str:
+    if isinstance(value, bytes):
+        return f"<BLOB {len(value)} bytes>"
+    return str(value)[:60]
 
 
 @cli.command()
@@ -450,8 +573,7 @@ def serve(db_path: Path | None, host: str, port: int) -> None:
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise Failure("Datasette is not installed: pip install 'newsarchive[ui]'") from exc
     db = db_path or default_db_path()
-    if not db.exists():
-        raise Failure(f"no archive at {db}")
+    check_archive(db, readonly=True)  # a damaged file: one line now, not errors on every page
     click.echo(f"serving {db} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     ui.serve(db, host, port)
 
@@ -486,6 +608,11 @@ def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int 
     (some articles failed; they are retried by the next run), 6 stopped by SIGTERM or Ctrl-C
     (the next run walks the same window again), 7 the archive cannot be written (disk full,
     -s NEWSARCHIVE_MAX_DB_MB quota, read-only file): the crawl stops, nothing is half-written."""
+    # -- archive check (before Scrapy starts): a damaged, read-only or locked archive is one line,
+    # exit 1 or 7, and nothing is fetched. A cluster worker without --db never opens the archive.
+    if not redis_url or db_path or os.environ.get("NEWSARCHIVE_DB"):
+        check_archive(db_path)
+    # -- end of the archive check
     from . import crawl as crawling
     from .sites import resolve
 
@@ -597,6 +724,8 @@ def demo(db_path: Path | None, articles: int, serve: bool, port: int) -> None:
     from .demo.site import DemoSite
     from .demo.site import serve as serve_site
 
+    if not serve:
+        check_archive(db_path)  # before the site is served and crawled
     site = DemoSite(articles)
     with serve_site(site, port=port) as base:
         if serve:
@@ -649,7 +778,7 @@ def reparse(db_path: Path | None, site: str | None, since: str | None, until: st
         try:
             report = run(archive, dry_run=dry_run, site=site, since=since_v, until=until_v)
         except StorageError as exc:
-            raise Failure(str(exc)) from exc
+            raise archive_failure(exc) from exc
     verb = "would change" if dry_run else "re-extracted (a new version each)"
     click.echo(f"{report.pages} stored pages read at {report.rate:,.0f} pages/s: {report.changed} articles {verb}, "
                f"{report.pages - report.changed - report.not_articles} unchanged, {report.not_articles} no longer read"
@@ -679,7 +808,7 @@ def import_warc(file: Path, db_path: Path | None) -> None:
         try:
             report = run(archive, stream)
         except StorageError as exc:
-            raise Failure(str(exc)) from exc
+            raise archive_failure(exc) from exc
     summary = (f"{report.pages} HTML pages read: {report.new} new, {report.revised} revised, {report.unchanged}"
                f" unchanged, {report.not_articles} not articles")
     if report.error and report.pages == 0 and report.error.startswith("not a WARC"):
@@ -700,7 +829,8 @@ def ingest(redis_url: str, db_path: Path | None, batch: int, until_idle: float |
     """The one archive writer of a cluster: moves what crawl workers pushed to Redis into the archive,
     a batch per transaction, acknowledged only after it committed (docs/cluster.md).
 
-    Exit codes: 0 stopped (SIGTERM, Ctrl-C, or --until-idle), 1 Redis or the archive unusable."""
+    Exit codes: 0 stopped (SIGTERM, Ctrl-C, or --until-idle), 1 Redis unusable or the archive
+    unreadable, 7 the archive cannot be written (read-only, locked, full)."""
     import signal
 
     from .cluster import RecordQueue, connect
@@ -730,7 +860,7 @@ def ingest(redis_url: str, db_path: Path | None, batch: int, until_idle: float |
             report = run(archive, RecordQueue(client), batch=batch, idle_exit=until_idle,
                          should_stop=lambda: stop["flag"], progress=progress)
         except StorageError as exc:
-            raise Failure(str(exc), EXIT_STORAGE) from exc
+            raise archive_failure(exc) from exc
     if not quiet:
         click.echo(f"ingested {report.items} items in {report.batches} batches: {report.new} new, {report.revised} "
                    f"revised, {report.unchanged} unchanged, {report.failed} failures, {report.checked} checked"

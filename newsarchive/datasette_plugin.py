@@ -1,6 +1,7 @@
 """Datasette plugin (entry point ``datasette: newsarchive``): the SQL functions newsarchive's canned
-search needs, and readable article bodies and snippets. Loaded by ``newsarchive serve``, and by a
-plain ``datasette archive.db`` when newsarchive is installed."""
+search needs, readable article bodies and snippets, and the size limit of ``newsarchive sql`` on
+every connection. Loaded by ``newsarchive serve``, and by a plain ``datasette archive.db`` when
+newsarchive is installed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from datasette import hookimpl
 
 from .store import search as fts
+from .store.queries import limit_connection
 
 
 def _query(text: str) -> str:
@@ -31,6 +33,9 @@ def _snippet(text: str, query: str) -> str:
 
 @hookimpl
 def prepare_connection(conn: Any) -> None:
+    # the bounds of `newsarchive sql`: zeroblob(10**9) or printf('%.*c', 10**9, 'x') in a URL fails
+    # at once ("string or blob too big") instead of building a gigabyte response
+    limit_connection(conn)
     conn.create_function("newsarchive_fold", 1, lambda t: fts.fold(t) if isinstance(t, str) else t,
                          deterministic=True)
     conn.create_function("newsarchive_query", 1, _query, deterministic=True)

@@ -7,6 +7,7 @@ search here is a canned query that goes through the same query parser and folded
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -84,11 +85,26 @@ def make_datasette(db: Path) -> Any:
 
     if pm.get_plugin("newsarchive") is None:  # installed, the entry point has registered it already
         pm.register(datasette_plugin, name="newsarchive")
-    return Datasette(
-        [str(db)],
-        metadata=metadata(db.stem),
-        settings={"truncate_cells_html": 0, "default_page_size": 50, "sql_time_limit_ms": 3000},
-    )
+    # the plugin's prepare_connection bounds every value a query makes (queries.VALUE_LIMIT); with
+    # the time limit and Datasette's row limit, no query can build a response of gigabytes
+    settings = {"truncate_cells_html": 0, "default_page_size": 50, "sql_time_limit_ms": 3000,
+                "max_returned_rows": 1000}
+    if _unwritable(db):
+        return Datasette(immutables=[str(db)], metadata=metadata(db.stem), settings=settings)
+    return Datasette([str(db)], metadata=metadata(db.stem), settings=settings)
+
+
+def _unwritable(db: Path) -> bool:
+    """A WAL archive that this process cannot write, and that no one is writing now (no -wal):
+    read as immutable. Datasette's usual read-only mode goes through the WAL index, which fails
+    in a read-only directory and leaves -wal and -shm files beside a read-only file."""
+    if db.with_name(db.name + "-wal").exists():
+        return False
+    try:
+        os.close(os.open(db, os.O_RDWR))
+    except OSError:
+        return True
+    return not os.access(db.parent, os.W_OK)
 
 
 def serve(db: Path, host: str, port: int) -> None:

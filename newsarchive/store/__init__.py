@@ -39,6 +39,18 @@ def read_only_uri(path: Path) -> str:
     return uri if wal.exists() else uri + "&immutable=1"
 
 
+def busy_timeout() -> float:
+    """Seconds a connection waits for another one's write lock: ``$NEWSARCHIVE_BUSY_TIMEOUT``, or 60."""
+    value = os.environ.get("NEWSARCHIVE_BUSY_TIMEOUT", "").strip()
+    try:
+        seconds = float(value) if value else 60.0
+    except ValueError:
+        raise StorageError(f"NEWSARCHIVE_BUSY_TIMEOUT={value!r} is not a number of seconds") from None
+    if not 0 <= seconds < 10**6:
+        raise StorageError(f"NEWSARCHIVE_BUSY_TIMEOUT={value!r} is not a number of seconds") from None
+    return seconds
+
+
 def default_db_path() -> Path:
     env = os.environ.get("NEWSARCHIVE_DB")
     return Path(env) if env else DEFAULT_DB
@@ -89,18 +101,24 @@ class Archive:
         """``max_bytes``: a size the file may not grow past (a quota; writes past it fail as on a
         full disk, with :class:`StorageError`, and nothing half-written)."""
         self.path = Path(path) if path is not None else default_db_path()
+        timeout = busy_timeout()
+        self.conn = None  # type: ignore[assignment]
         try:
             if readonly:
                 if not self.path.exists():
                     raise StorageError(f"no archive at {self.path}")
-                self.conn = sqlite3.connect(read_only_uri(self.path), uri=True, isolation_level=None)
+                self.conn = sqlite3.connect(read_only_uri(self.path), uri=True, isolation_level=None, timeout=timeout)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 new = not self.path.exists() or self.path.stat().st_size == 0
-                self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+                if not new:  # SQLite would open a read-only file read-only without a word (and leave
+                    os.close(os.open(self.path, os.O_RDWR))  # -wal and -shm files beside it)
+                self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=timeout)
                 if new:  # rows hold whole bodies: 16 KiB pages cut overflow chains (7% faster ingest)
                     self.conn.execute("PRAGMA page_size = 16384")
-            self.conn.execute("PRAGMA busy_timeout = 60000")
+                else:  # read before anything writes: a damaged or foreign file is left as it is
+                    self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             self.conn.execute("PRAGMA foreign_keys = ON")
             if not readonly:
                 self.conn.execute("PRAGMA journal_mode = WAL")
@@ -109,10 +127,24 @@ class Archive:
                 if max_bytes:
                     page = self.conn.execute("PRAGMA page_size").fetchone()[0]
                     self.conn.execute(f"PRAGMA max_page_count = {max(1, int(max_bytes) // page)}")
+                # fail here, not at the first article: a read-only file (which SQLite silently opens
+                # read-only) or a lock held past the busy timeout; nothing is written
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self.conn.execute("DELETE FROM _migrations WHERE 0")
+                finally:
+                    self.conn.execute("ROLLBACK")
             else:
                 self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(f"cannot open archive {self.path}: {exc}") from exc
+        except (sqlite3.DatabaseError, OSError) as exc:
+            if self.conn is not None:
+                self.conn.close()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise StorageError(f"cannot open archive {self.path}: {reason}") from exc
+        except StorageError:
+            if self.conn is not None:
+                self.conn.close()
+            raise
         self.db = sqlite_utils.Database(self.conn)
         self._names: dict[tuple[str, str], int] = {}
 

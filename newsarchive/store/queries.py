@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from . import StorageError
 
 # Introspection pragmas that only read
 SAFE_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
@@ -16,8 +19,22 @@ _ALLOWED = {
 }
 
 
+# The longest string or BLOB a user's query may make or read. Above any value the archive can
+# hold (bodies come from pages of at most 16 MiB, at most 3 bytes of UTF-8 per byte decoded), far
+# below what zeroblob(), randomblob(), printf('%.*c') or group_concat() would otherwise allocate
+# (SQLite's own limit is 1 GB per value).
+VALUE_LIMIT = 64 * 2**20
+SQL_LIMIT = 2**20  # the statement itself
+
+
 class SQLError(ValueError):
     """A statement refused or failed: one line for the user."""
+
+
+def limit_connection(conn: sqlite3.Connection) -> None:
+    """The memory bounds of every connection that runs users' SQL (``sql``, ``serve``)."""
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, VALUE_LIMIT)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, SQL_LIMIT)
 
 
 def _authorizer(action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None) -> int:
@@ -28,37 +45,76 @@ def _authorizer(action: int, arg1: str | None, arg2: str | None, db: str | None,
     return sqlite3.SQLITE_DENY
 
 
-def read_only_query(path: Path, sql: str, params: Mapping[str, Any] | None = None, *,
-                    time_limit: float = 5.0, max_rows: int = 100_000) -> tuple[list[str], list[tuple[Any, ...]]]:
+def _failure(exc: Exception, time_limit: float) -> SQLError:
+    message = str(exc)
+    if "interrupted" in message:
+        return SQLError(f"query interrupted after the time limit of {time_limit:g} s")
+    if "not authorized" in message:
+        return SQLError("refused: only reading statements are allowed (no writes, ATTACH or PRAGMA)")
+    if "too big" in message:
+        return SQLError(f"a value or the statement is larger than the limit of {VALUE_LIMIT // 2**20} MiB")
+    return SQLError(f"SQL error: {message}")
+
+
+@contextmanager
+def query_rows(path: Path, sql: str, params: Mapping[str, Any] | None = None, *, time_limit: float = 5.0,
+               max_rows: int | None = None) -> Iterator[tuple[list[str], Iterator[tuple[Any, ...]]]]:
     """Run one SELECT on a read-only connection, under an authorizer that refuses writes, ATTACH
     and PRAGMAs (a read-only connection alone would still allow ATTACH of another file and
-    PRAGMA changes), and a time limit (a runaway recursive query is interrupted)."""
+    PRAGMA changes), a time limit (a runaway recursive query is interrupted) and a size limit per
+    value (:data:`VALUE_LIMIT`). Yields the column names and the rows as they come (never all
+    held at once); past ``max_rows`` rows, :class:`SQLError`. Every failure is :class:`SQLError`."""
     if not path.exists():
         raise SQLError(f"no archive at {path}")
-    from . import read_only_uri
+    from . import busy_timeout, read_only_uri
 
-    conn = sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None, timeout=5)
     try:
+        conn = sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None, timeout=busy_timeout())
+    except (sqlite3.Error, StorageError) as exc:
+        raise SQLError(f"cannot open archive {path}: {exc}") from exc
+    try:
+        # text that is not valid UTF-8 is shown with U+FFFD rather than failing the whole query
+        conn.text_factory = lambda b: b.decode("utf-8", "replace")
+        limit_connection(conn)
         conn.execute("PRAGMA query_only = 1")
         conn.set_authorizer(_authorizer)
         deadline = time.monotonic() + time_limit
         conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
         try:
             cur = conn.execute(sql, dict(params or {}))
-            rows = cur.fetchmany(max_rows)
-        except sqlite3.DatabaseError as exc:
-            message = str(exc)
-            if "interrupted" in message:
-                raise SQLError(f"query interrupted after the time limit of {time_limit:g} s") from exc
-            if "not authorized" in message:
-                raise SQLError("refused: only reading statements are allowed (no writes, ATTACH or PRAGMA)") from exc
-            raise SQLError(f"SQL error: {message}") from exc
-        except (sqlite3.ProgrammingError, sqlite3.Warning, ValueError, OverflowError) as exc:
-            raise SQLError(f"SQL error: {exc}") from exc
+        except (sqlite3.Error, ValueError, OverflowError) as exc:
+            raise _failure(exc, time_limit) from exc
         columns = [d[0] for d in cur.description] if cur.description else []
-        return columns, rows
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            nonlocal deadline
+            count = 0
+            while True:
+                try:
+                    batch = cur.fetchmany(200)
+                except (sqlite3.Error, ValueError, OverflowError) as exc:
+                    raise _failure(exc, time_limit) from exc
+                if not batch:
+                    return
+                count += len(batch)
+                if max_rows is not None and count > max_rows:
+                    yield from batch[: len(batch) - (count - max_rows)]
+                    raise SQLError(f"more than {max_rows} rows: the output stops there (narrow the query,"
+                                   " or raise --max-rows)")
+                paused = time.monotonic()
+                yield from batch
+                deadline += time.monotonic() - paused  # the time the reader took is not the query's
+
+        yield columns, rows()
     finally:
         conn.close()
+
+
+def read_only_query(path: Path, sql: str, params: Mapping[str, Any] | None = None, *,
+                    time_limit: float = 5.0, max_rows: int = 100_000) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """:func:`query_rows`, all rows in a list (at most ``max_rows``, or :class:`SQLError`)."""
+    with query_rows(path, sql, params, time_limit=time_limit, max_rows=max_rows) as (columns, rows):
+        return columns, list(rows)
 
 
 def stats(conn: sqlite3.Connection, days: int = 14) -> dict[str, Any]:
