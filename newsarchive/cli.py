@@ -781,8 +781,10 @@ def reparse(db_path: Path | None, site: str | None, since: str | None, until: st
             raise archive_failure(exc) from exc
     verb = "would change" if dry_run else "re-extracted (a new version each)"
     click.echo(f"{report.pages} stored pages read at {report.rate:,.0f} pages/s: {report.changed} articles {verb}, "
-               f"{report.pages - report.changed - report.not_articles} unchanged, {report.not_articles} no longer read"
-               f" as articles (left as they are), {report.no_page} without a stored page")
+               f"{report.pages - report.changed - report.not_articles - report.refused} unchanged,"
+               f" {report.not_articles} no longer read as articles (left as they are), {report.no_page} without a"
+               f" stored page" + (f", {report.refused} refused (their stored page is of another site)"
+                                  if report.refused else ""))
     for name, count in report.fields.most_common():
         click.echo(f"  {name}: {count} article(s)")
         for article, url, old, new in report.examples.get(name, []):

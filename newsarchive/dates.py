@@ -12,6 +12,12 @@ from email.utils import parsedate_to_datetime
 
 VN = timezone(timedelta(hours=7))
 
+# A date from the web is believed only inside this range (docs/security.md): no Vietnamese news site
+# predates 1990, and an article time more than a day ahead of the clock is a CMS or hostile error (a
+# day covers a misread offset, at most 14 hours, and clock skew). Outside it the date is absent.
+EARLIEST = datetime(1990, 1, 1, tzinfo=VN)
+FUTURE_TOLERANCE = timedelta(days=1)
+
 _ISO = re.compile(
     r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
 )
@@ -39,6 +45,27 @@ def utc_now() -> str:
 
 def utc_iso(dt: datetime) -> str:
     return dt.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def in_range(value: datetime, now: datetime | None = None) -> bool:
+    """Whether an (aware) article time is believable at ``now`` (default: the clock)."""
+    try:
+        return EARLIEST <= value <= (now or datetime.now(UTC)) + FUTURE_TOLERANCE
+    except (TypeError, OverflowError):
+        return False
+
+
+def sane(text: str | None, now: datetime | None = None) -> str | None:
+    """An ISO 8601 time taken from the web, or None when it is unreadable or out of range."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=VN)
+    return text if in_range(value, now) else None
 
 
 def _mk(y: int, mo: int, d: int, h: int, mi: int, s: int, tz: timezone) -> datetime | None:

@@ -16,7 +16,7 @@ from scrapy.logformatter import LogFormatter
 from .crawl import db_path, stop_crawl
 from .extract import NotAnArticle, extract
 from .sites import crawl_key
-from .store import Archive, RawPage, StorageError
+from .store import Archive, ProvenanceError, RawPage, StorageError
 from .store.crawlstate import CrawlState, header
 
 
@@ -57,8 +57,10 @@ class ArchivePipeline:
         quota = settings.getfloat("NEWSARCHIVE_MAX_DB_MB")
         self.archive = Archive(db_path(settings), max_bytes=int(quota * 2**20) if quota else None)
         self.state = CrawlState(self.archive)
-        base = getattr(spider, "base", None)
-        self.key = spider._plan().key if hasattr(spider, "_plan") else (crawl_key(base) if base else "")
+        # Scrapy 2.13+ calls open_spider() without the spider: the crawler always has it. The key is
+        # the run's one site identity, under which failures are asked for again by the next run.
+        spider = spider if spider is not None else self.crawler.spider
+        self.key = spider._plan().key if hasattr(spider, "_plan") else crawl_key(spider.base)
 
     def close_spider(self, spider: Any = None) -> None:
         if self.write_ms:  # in the stats dump (LOG_LEVEL=INFO): how long the archive kept the write lock
@@ -104,8 +106,12 @@ class ArchivePipeline:
             self._failed(item.get("request_url") or item["url"], f"not an article: {exc}")
             raise DropItem(f"not an article: {item['url']}") from exc
         started = time.perf_counter()
-        with self.archive.transaction():  # the record, its page, validators and failures at once
-            result = self.state.keep(record, raw, item.get("request_url"))
+        try:
+            with self.archive.transaction():  # the record, its page, validators and failures at once
+                result = self.state.keep(record, raw, item.get("request_url"))
+        except ProvenanceError as exc:  # rolled back whole: nothing of another site was touched
+            self._failed(item.get("request_url") or item["url"], f"refused: {exc}")
+            raise DropItem(str(exc)) from exc
         self.write_ms.append((time.perf_counter() - started) * 1000)
         self.stats.inc_value(f"newsarchive/{result.status}")
         out = RecordItem(record)

@@ -18,6 +18,7 @@ from typing import Any
 from .extract import NotAnArticle, extract
 from .record import FIELDS, same_record
 from .store import Archive, RawPage
+from .urls import origin_site
 
 _COMPARED = [f for f in FIELDS if f not in ("fetched_at", "extractor", "extractor_version")]
 
@@ -28,6 +29,7 @@ class ReparseReport:
     changed: int = 0  # articles whose record changed (re-extraction versions, or would be on a dry run)
     not_articles: int = 0  # pages the current extractor no longer reads as an article (left as they are)
     no_page: int = 0  # articles archived without a raw page (nothing to re-derive them from)
+    refused: int = 0  # articles whose stored page came from another site (provenance): left as they are
     fields: Counter[str] = field(default_factory=Counter)  # field -> articles where it changed
     examples: dict[str, list[tuple[int, str, Any, Any]]] = field(default_factory=dict)  # field -> (id, url, old, new)
     seconds: float = 0.0
@@ -58,6 +60,10 @@ def reparse(archive: Archive, *, dry_run: bool = False, batch: int = 200, exampl
                 report.no_page += 1
                 continue
             report.pages += 1
+            if origin_site(page.url) != origin_site(current["url"]):
+                # a page of another site stored before the provenance rule: it may not rewrite this one
+                report.refused += 1
+                continue
             try:
                 record = extract(page.body, page.url, headers=page.headers, fetched_at=page_time(page))
             except NotAnArticle:

@@ -54,5 +54,37 @@ def article_id(url: str) -> str | None:
     return m.group(1) if m else None
 
 
+def origin_site(url: str) -> str:
+    """The site a URL belongs to, for provenance: host without ``www.``, and the port unless it is
+    the scheme's default (so ``http://a`` and ``https://www.a`` are one site; ``a:8001`` and
+    ``a:8002`` are two). Empty for a URL with no http(s) host."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    host = site_of(url)
+    return host if port in (None, {"http": 80, "https": 443}[scheme]) else f"{host}:{port}"
+
+
 def same_site(a: str, b: str) -> bool:
-    return site_of(a) == site_of(b)
+    """Whether two URLs belong to one site (www.-variants, http and https, default ports alike)."""
+    site = origin_site(a)
+    return bool(site) and site == origin_site(b)
+
+
+def run_key(url: str) -> str:
+    """What makes two URLs one article within a crawl run: the OneCMS id on its site where the URL
+    has one (slug, case and query variants all carry it), else the URL in w3lib's canonical form
+    (percent-encoding, IDN hosts, query order and tracking parameters compared equal)."""
+    from w3lib.url import canonicalize_url
+
+    try:
+        normal = canonicalize_url(canonical(url))
+    except ValueError:
+        return url
+    found = article_id(normal)
+    return f"{origin_site(normal)}#{found}" if found else normal

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -9,9 +10,11 @@ from typing import Any
 from .. import dates
 from ..record import ordered
 from ..text import nfc_deep
-from ..urls import absolute, article_id, canonical, site_of
+from ..urls import absolute, article_id, canonical, origin_site, site_of
 from . import generic, onecms
 from .page import Page
+
+log = logging.getLogger(__name__)
 
 
 class NotAnArticle(ValueError):
@@ -19,11 +22,29 @@ class NotAnArticle(ValueError):
 
 
 def _canonical_url(page: Page, url: str) -> str:
+    """The page's own claim of its address, believed only within the site it was fetched from
+    (provenance: a page of host A can never speak for host B). A claim elsewhere is ignored, the
+    record is of the fetched URL, and the claim stays readable in the stored raw page. A saved file
+    with no address given (a ``file:`` URL) has no host to hold it to: its claim is all there is."""
+    fetched_site = origin_site(url)
     for cand in (page.canonical, page.meta.get("og:url")):
         link = absolute(cand, url)
-        if link and link.startswith(("http://", "https://")):
-            return canonical(link)
+        if not link or not link.startswith(("http://", "https://")):
+            continue
+        if fetched_site and origin_site(link) != fetched_site:
+            log.warning("%s claims to be %s, on another site: ignored", url, link)
+            continue
+        return canonical(link)
     return canonical(url)
+
+
+def _sane_dates(fields: dict[str, Any], url: str, fetched_at: datetime | None) -> None:
+    """Article times outside the believable range (dates.in_range) are absent, not errors."""
+    for name in ("published_at", "modified_at"):
+        value = fields.get(name)
+        if value and dates.sane(value, fetched_at) is None:
+            log.warning("%s: %s %s is out of range: dropped", url, name, value)
+            fields[name] = None
 
 
 def extract(
@@ -58,6 +79,7 @@ def _extract(
         name, version = generic.NAME, generic.VERSION
     if not fields:
         raise NotAnArticle(f"not an article page: {url}")
+    _sane_dates(fields, url, fetched_at)
     record_url = _canonical_url(page, url)
     fields["url"] = record_url
     fields["site"] = site_of(record_url)

@@ -21,7 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from ..record import content_hash, ordered, same_record
-from ..urls import canonical
+from ..urls import canonical, origin_site
 from . import search
 from .migrations import migrate
 
@@ -76,6 +76,21 @@ class SaveResult:
 
 class StorageError(Exception):
     """The archive cannot be written (disk full, read-only file, not a database)."""
+
+
+class ProvenanceError(ValueError):
+    """A record that claims a site other than the one its page was fetched from: never stored."""
+
+
+def check_provenance(record: Mapping[str, Any], page: RawPage | None) -> None:
+    """A record is believed only about the site its page came from (www.-variants, http and https
+    alike): the extractor already holds a page's claims to that site; the store refuses anything
+    else, whichever path (crawl, scrape, import, reparse, cluster) brought it."""
+    if page is None or not page.url.startswith(("http://", "https://")):
+        return
+    if origin_site(record["url"]) != origin_site(page.url):
+        raise ProvenanceError(f"{page.url} was fetched from {origin_site(page.url)}: its record of "
+                              f"{record['url']} ({origin_site(record['url']) or 'no site'}) is refused")
 
 
 def _json(value: Any) -> str:
@@ -324,6 +339,7 @@ class Archive:
         return self._save_one(record, page, reason)
 
     def _save_one(self, record: Mapping[str, Any], page: RawPage | None, reason: str) -> SaveResult:
+        check_provenance(record, page)
         record = ordered(dict(record))
         digest = content_hash(record)
         fetched = record["fetched_at"]
@@ -369,9 +385,10 @@ class Archive:
 
     def _reextract_one(self, article: int, record: dict[str, Any], page: RawPage) -> bool:
         c = self.conn
+        check_provenance(record, page)
         current = self.record(article)
-        if current is None or same_record(current, record):
-            return False
+        if current is None or same_record(current, record) or origin_site(current["url"]) != origin_site(page.url):
+            return False  # (a page of another site may not rewrite an article: reparse says so)
         count, old_key = c.execute(
             "SELECT revision_count, search_key FROM articles WHERE id = ?", (article,)).fetchone()
         # an extractor that only gained tags leaves the indexed text and its key as they were
@@ -528,4 +545,5 @@ class Archive:
         return RawPage(url, zlib.decompress(body), status, json.loads(headers) if headers else None, fetched)
 
 
-__all__ = ["Archive", "RawPage", "SaveResult", "StorageError", "default_db_path", "read_only_uri"]
+__all__ = ["Archive", "ProvenanceError", "RawPage", "SaveResult", "StorageError", "check_provenance",
+           "default_db_path", "read_only_uri"]
