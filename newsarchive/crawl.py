@@ -12,6 +12,7 @@ import os
 import re
 import sqlite3
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -99,7 +100,9 @@ def make_plan(settings: Any, site_arg: str, since: str | None = None, recheck: b
     with Archive(db_path(settings)) as archive:
         state = CrawlState(archive)
         newest = state.newest_published(site)
-        newest_dt = datetime.fromisoformat(newest) if newest else None
+        # clamped to the present: an article dated ahead (stored before dates were range-checked)
+        # must not push the window past everything the site will ever publish
+        newest_dt = min(datetime.fromisoformat(newest), datetime.now(UTC)) if newest else None
         interrupted = state.interrupted_run(key)
         since_dt = parse_since(since)
         if since_dt is not None:
@@ -222,6 +225,8 @@ class RunRecorder:
         self.last_log = 0.0
         self.errors: list[str] = []
         self.task: Any = None
+        self.signals = 0  # Ctrl-C / SIGTERM received
+        self.kill_handler: Any = None  # Scrapy's handler for the second one
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RunRecorder:
@@ -252,6 +257,56 @@ class RunRecorder:
 
         self.task = task.LoopingCall(self.progress, spider)
         self.task.start(1.0, now=False)
+        self.install_signal_handlers()
+
+    # -- Ctrl-C and SIGTERM: say so at once, stop within seconds, and the run says "interrupted" -------
+
+    def install_signal_handlers(self) -> None:
+        """Ours in front of Scrapy's (installed by then): the first signal drops the requests that
+        only wait (a site's delay can be a minute) and lets Scrapy stop gracefully; the second stops
+        now, with the run recorded as interrupted rather than left "running"."""
+        import signal
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            scrapy_handler = signal.getsignal(signum)
+            if callable(scrapy_handler):
+                signal.signal(signum, self.on_signal_factory(scrapy_handler))
+
+    def on_signal_factory(self, scrapy_handler: Any) -> Any:
+        import signal
+
+        from twisted.internet import reactor
+
+        def on_signal(signum: int, frame: Any) -> None:
+            self.signals += 1
+            if self.signals == 1:
+                reactor.callFromThread(self.stopping)
+                scrapy_handler(signum, frame)  # Scrapy's graceful stop; it installs its kill handler
+                self.kill_handler = signal.getsignal(signum)
+                signal.signal(signal.SIGINT, on_signal)
+                signal.signal(signal.SIGTERM, on_signal)
+            else:
+                reactor.callFromThread(self.killed)
+                if callable(self.kill_handler):
+                    self.kill_handler(signum, frame)
+
+        return on_signal
+
+    def stopping(self) -> None:
+        from .middlewares import drop_queued
+
+        in_flight = drop_queued(self.crawler) if self.crawler.engine is not None else 0
+        # said even with --quiet: it answers what the user just did
+        sys.stderr.write(f"\nstopping: finishing {in_flight} request(s) in flight; Ctrl-C again to stop now\n")
+        sys.stderr.flush()
+
+    def killed(self) -> None:
+        """The second signal: the reactor stops without closing the spider, so the run is
+        recorded here."""
+        self.stats.set_value("newsarchive/outcome", "interrupted")
+        self.finish("interrupted", getattr(self.crawler, "spider", None))
 
     def item_error(self, item: Any, response: Any, spider: Any, failure: Any) -> None:
         self.errors.append(f"{getattr(response, 'url', '?')}: {failure.value}")
@@ -285,7 +340,12 @@ class RunRecorder:
             self.last_log = time.monotonic()
             sys.stderr.write(f"{datetime.now(UTC).strftime('%H:%M:%SZ')} {spider._plan().key}: {self.line()}\n")
 
-    def outcome(self, reason: str) -> str:
+    @staticmethod
+    def notes(spider: Any) -> list[str]:
+        """What the spider skipped or lost besides article failures (a surface, a cut stream)."""
+        return list(getattr(spider, "notes", []))
+
+    def outcome(self, reason: str, spider: Any = None) -> str:
         c = self.counts()
         if reason in ("shutdown", "lock_held", "storage_error"):
             return "interrupted" if reason == "shutdown" else reason
@@ -294,8 +354,8 @@ class RunRecorder:
         if c["pages"] - robots <= 0:  # nothing but robots.txt was fetched
             unreachable = self.stats.get_value("newsarchive/unreachable")
             return "robots_denied" if denied and not unreachable else "failed"
-        if c["failed"] or self.errors:
-            return "partial"
+        if c["failed"] or self.errors or self.notes(spider):
+            return "partial"  # success means nothing was left behind
         return "success"
 
     def spider_closed(self, spider: Any, reason: str) -> None:
@@ -303,21 +363,29 @@ class RunRecorder:
             self.task.stop()
         if self.run_id is None:
             return
-        outcome = self.outcome(reason)
+        outcome = self.outcome(reason, spider)
         self.stats.set_value("newsarchive/outcome", outcome)
         if self.tty:
             sys.stderr.write("\r" + self.line() + "\x1b[K\n")
+        self.finish(outcome, spider)
+
+    def finish(self, outcome: str, spider: Any) -> None:
+        """Record the run's end (once) and let the site's lock go."""
+        if self.run_id is None:
+            return
         try:
             with Archive(db_path(self.crawler.settings)) as archive:
                 state = CrawlState(archive)
                 bound = self.stats.get_value("newsarchive/since_bound")
                 if bound:
                     state.set_bound(self.run_id, bound)
-                state.finish_run(self.run_id, outcome, self.counts(), self.errors)
+                state.finish_run(self.run_id, outcome, self.counts(), self.notes(spider) + self.errors)
         except (StorageError, sqlite3.OperationalError):
             pass  # a full disk: the run stays unfinished, which the next run reads as "resume"
+        self.run_id = None
         if self.lock is not None:
             self.lock.release()
+            self.lock = None
 
 
 EXIT_FOR_OUTCOME = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
@@ -12,8 +13,31 @@ from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Response
 from scrapy.utils.misc import build_from_crawler
 
+from .urls import same_site
+
 ROBOTS_DENIED = "Forbidden by robots.txt"
 ROBOTS_UNAVAILABLE = "robots.txt unavailable"
+REDIRECT_REFUSED = "redirect to another site refused"
+DISCOVERY_DONE = "the run has all the articles --max-articles allows"
+STOPPING = "the crawl is stopping"  # a request dropped by Ctrl-C/SIGTERM: the next run resumes, not a failure
+
+
+class DiscoveryBound:
+    """Downloader middleware: once a run has requested all the articles ``--max-articles``
+    allows, discovery pages still queued (listings, API pages, feeds, sitemaps) are not fetched."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> DiscoveryBound:
+        return cls(crawler)
+
+    def process_request(self, request: Any, spider: Any = None) -> None:
+        full = getattr(self.crawler.spider, "full", None)
+        if request.meta.get("discovery") and full is not None and full():
+            raise IgnoreRequest(DISCOVERY_DONE)
+        return None
 
 
 class _DenyAll:
@@ -81,6 +105,29 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
             raise IgnoreRequest(ROBOTS_DENIED) from exc
 
 
+class _SiteRedirects:
+    """A crawl of a site follows redirects only within it (same host, www.-variants, http and https):
+    a hop to another host is never fetched; the request fails with the reason, which the spider
+    records as that article's failure. A spider with no ``base`` (a one-off scrape) is not bound."""
+
+    crawler: Any
+
+    def _redirect(self, redirected: Any, request: Any, reason: Any) -> Any:
+        base = getattr(self.crawler.spider, "base", None)
+        if isinstance(base, str) and not same_site(redirected.url, base):
+            self.crawler.stats.inc_value("newsarchive/redirects_refused")
+            raise IgnoreRequest(f"{REDIRECT_REFUSED}: {request.url} -> {redirected.url}")
+        return super()._redirect(redirected, request, reason)  # type: ignore[misc]
+
+
+class SiteRedirectMiddleware(_SiteRedirects, RedirectMiddleware):
+    pass
+
+
+class SiteMetaRefreshMiddleware(_SiteRedirects, MetaRefreshMiddleware):
+    pass
+
+
 def _slot(crawler: Any, request: Any) -> tuple[str, Any]:
     downloader = crawler.engine.downloader
     key = request.meta.get("download_slot") or downloader.get_slot_key(request)
@@ -92,6 +139,22 @@ def min_delays(crawler: Any) -> dict[str, float]:
     if not hasattr(crawler, "_newsarchive_min_delays"):
         crawler._newsarchive_min_delays = {}
     return crawler._newsarchive_min_delays
+
+
+def drop_queued(crawler: Any) -> int:
+    """Ctrl-C or SIGTERM: requests waiting in the downloader for a site's delay (Crawl-delay,
+    Retry-After) or for a place leave at once, instead of keeping the crawl alive for minutes;
+    returns how many are still being transferred (those finish, within DOWNLOAD_TIMEOUT)."""
+    downloader = crawler.engine.downloader
+    for slot in list(downloader.slots.values()):
+        slot.close()  # no delayed call to take the next request
+        while slot.queue:
+            _, waiting = slot.queue.popleft()
+            waiting.errback(IgnoreRequest(STOPPING))
+    for component in crawler.engine.downloader.middleware.middlewares:
+        if isinstance(component, SiteConcurrencyGate):
+            component.stop()
+    return sum(len(slot.transferring) for slot in downloader.slots.values())
 
 
 class CrawlDelayMixin:
@@ -107,6 +170,10 @@ class CrawlDelayMixin:
             delay = None
         if not delay:
             return
+        cap = self.crawler.settings.getfloat("NEWSARCHIVE_MAX_CRAWL_DELAY", 60.0)
+        if delay > cap:  # a day-long Crawl-delay would stall the run (and its Ctrl-C): capped, and counted
+            self.crawler.stats.set_value("newsarchive/crawl_delay_capped", f"{delay} s asked, {cap} s kept")
+            delay = cap
         key, slot = _slot(self.crawler, request)
         min_delays(self.crawler)[key] = float(delay)
         # no random jitter below the floor the site asked for
@@ -191,6 +258,7 @@ class SiteConcurrencyGate:
         self.crawler = crawler
         self.limit = max(1, crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
         self.gates: dict[str, Any] = {}
+        self.stopping = False
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SiteConcurrencyGate:
@@ -206,11 +274,25 @@ class SiteConcurrencyGate:
     async def process_request(self, request: Any, spider: Any = None) -> None:
         import asyncio
 
+        if self.stopping:
+            raise IgnoreRequest(STOPPING)
         key, _ = _slot(self.crawler, request)
         gate = self.gates.setdefault(key, asyncio.Semaphore(self.limit))
         await gate.acquire()
+        if self.stopping:
+            gate.release()
+            raise IgnoreRequest(STOPPING)
         request.meta["newsarchive_gate"] = key
         return None
+
+    def stop(self) -> None:
+        """The crawl is stopping: every request waiting for a place leaves now (no request is ever
+        let through again, so the extra places released here are never used)."""
+        self.stopping = True
+        waiting = self.crawler.settings.getint("CONCURRENT_REQUESTS")
+        for gate in self.gates.values():
+            for _ in range(waiting):
+                gate.release()
 
     def release(self, request: Any, spider: Any = None) -> None:
         key = request.meta.pop("newsarchive_gate", None)

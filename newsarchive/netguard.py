@@ -87,13 +87,15 @@ def _make_resolver_class() -> type:
 
     class GuardedResolver(CachingThreadedResolver):  # type: ignore[misc]
         """Settings: ``NEWSARCHIVE_HOSTS`` (a static table; with ``NEWSARCHIVE_HOSTS_ONLY`` names
-        outside it fail without any DNS query), ``NEWSARCHIVE_ALLOW_PRIVATE`` (True, or the host
-        names that may be private, e.g. the site a crawl was given; False refuses them all)."""
+        outside it fail without any DNS query), ``NEWSARCHIVE_ALLOW_PRIVATE`` (True; "site": only the host the
+        spider was given, its base URL or URL, may be private; a list of host names that may be;
+        False refuses them all)."""
 
         hosts: dict[str, str] = {}
         hosts_only = False
         refused: dict[str, str] = {}  # name -> why (Scrapy rewords a DNS error: callers look here)
-        allow_private: bool | frozenset[str] = True
+        allow_private: bool | frozenset[str] | str = True
+        crawler: Any = None
 
         @classmethod
         def from_crawler(cls, crawler: Any, reactor: Any) -> Any:
@@ -101,8 +103,11 @@ def _make_resolver_class() -> type:
             settings = crawler.settings
             resolver.hosts = parse_hosts(settings.get("NEWSARCHIVE_HOSTS"))
             resolver.hosts_only = settings.getbool("NEWSARCHIVE_HOSTS_ONLY")
+            resolver.crawler = crawler
             allow = settings.get("NEWSARCHIVE_ALLOW_PRIVATE", True)
-            if isinstance(allow, list | tuple | set | frozenset):
+            if allow == "site":
+                resolver.allow_private = "site"
+            elif isinstance(allow, list | tuple | set | frozenset):
                 resolver.allow_private = frozenset(h.lower() for h in allow)
             else:
                 resolver.allow_private = settings.getbool("NEWSARCHIVE_ALLOW_PRIVATE", True)
@@ -121,9 +126,26 @@ def _make_resolver_class() -> type:
                 d = super().getHostByName(name, timeout)
             return d.addCallback(self._check, name)
 
+        def _site_hosts(self) -> set[str] | None:
+            """The hosts the running spiders were given (a crawl's base URL, a scrape's URL); None
+            when no spider says. Scrapy builds the resolver from the crawler process, not a crawler."""
+            crawlers = getattr(self.crawler, "crawlers", None) or [self.crawler]
+            hosts = set()
+            for crawler in crawlers:
+                spider = getattr(crawler, "spider", None)
+                value = getattr(spider, "base", None) or getattr(spider, "url", None)
+                if isinstance(value, str) and (host := urlsplit(value).hostname):
+                    hosts.add(host.lower())
+            return hosts or None
+
         def _check(self, address: str, name: str) -> str:
-            allowed = self.allow_private is True or (
-                isinstance(self.allow_private, frozenset) and name.lower().rstrip(".") in self.allow_private)
+            key = name.lower().rstrip(".")
+            if self.allow_private == "site":  # the crawled host may be anywhere; every other hop not
+                site_hosts = self._site_hosts()
+                allowed = site_hosts is None or key in site_hosts
+            else:
+                allowed = self.allow_private is True or (
+                    isinstance(self.allow_private, frozenset) and key in self.allow_private)
             addr = _literal(address)
             if not allowed and addr is not None and _forbidden(addr):
                 why = (f"refused: {name} is {addr}, a private, loopback or link-local address"
@@ -133,6 +155,12 @@ def _make_resolver_class() -> type:
             return address
 
     return GuardedResolver
+
+
+def refusal_of(url: str) -> str | None:
+    """Why the resolver refused the host of ``url`` in this process, if it did."""
+    cls = globals().get("GuardedResolver")
+    return cls.refused.get((urlsplit(url).hostname or "").lower()) if cls is not None else None
 
 
 def __getattr__(name: str) -> Any:

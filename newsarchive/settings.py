@@ -15,6 +15,7 @@ USER_AGENT = f"newsarchive/{__version__} (+https://github.com/newsarchive/newsar
 
 ROBOTSTXT_OBEY = True
 DOWNLOADER_MIDDLEWARES = {
+    "newsarchive.middlewares.DiscoveryBound": 50,  # --max-articles bounds discovery too
     # Scrapy's own allows everything when robots.txt fails; ours disallows (see middlewares.py).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "newsarchive.middlewares.PoliteRobotsTxtMiddleware": 100,
@@ -22,6 +23,11 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "newsarchive.middlewares.RetryAfterMiddleware": 550,
     "newsarchive.middlewares.SiteConcurrencyGate": 950,  # CONCURRENT_REQUESTS_PER_DOMAIN, really
+    # a crawl follows redirects within its site only (the hop elsewhere is a recorded failure)
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "newsarchive.middlewares.SiteRedirectMiddleware": 600,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "newsarchive.middlewares.SiteMetaRefreshMiddleware": 580,
 }
 
 CONCURRENT_REQUESTS = 16
@@ -63,6 +69,7 @@ NEWSARCHIVE_WINDOW = "7d"  # how far an empty archive reaches back before the ne
 NEWSARCHIVE_REVISIT = "1h,6h,24h,7d"  # re-checks after publication
 NEWSARCHIVE_QUIET = False
 NEWSARCHIVE_MAX_RETRY_AFTER = 120  # seconds; a longer Retry-After defers the page to the next run
+NEWSARCHIVE_MAX_CRAWL_DELAY = 60  # seconds; a longer robots.txt Crawl-delay is kept at this (docs/security.md)
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
@@ -74,5 +81,7 @@ else:  # pragma: no cover
     DNS_RESOLVER = "newsarchive.netguard.GuardedResolver"
 NEWSARCHIVE_HOSTS: dict[str, str] = {}  # name -> address, never looked up (like curl --resolve)
 NEWSARCHIVE_HOSTS_ONLY = False  # True: a name outside NEWSARCHIVE_HOSTS fails, no DNS query is made
-NEWSARCHIVE_ALLOW_PRIVATE = True  # crawls reach the site they were given; scrape sets False
+# "site": the host a crawl was given may be on any address (a site on the local network, the demo);
+# every other host (a redirect hop to www., a media host) may not be private. scrape sets False.
+NEWSARCHIVE_ALLOW_PRIVATE = "site"
 FEED_EXPORT_ENCODING = "utf-8"

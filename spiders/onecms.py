@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
+from scrapy import Selector
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Request, Response, TextResponse
+from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
 
 from newsarchive import dates
 from newsarchive.crawl import CrawlPlan, Frontier, open_frontier
-from newsarchive.middlewares import ROBOTS_DENIED, ROBOTS_UNAVAILABLE
-from newsarchive.urls import article_id, canonical
+from newsarchive.middlewares import DISCOVERY_DONE, ROBOTS_DENIED, ROBOTS_UNAVAILABLE, STOPPING
+from newsarchive.netguard import refusal_of
+from newsarchive.urls import article_id, canonical, run_key
 
 ARTICLE_PATH = re.compile(r"^/[A-Za-z0-9][A-Za-z0-9_.-]*-\d+\.html?$")
 NOT_ARTICLE = re.compile(r"-ptag\.html?$|-event\d+\.html?$|^/(?:print|an-pham|api|tag|tags|search|tim-kiem)/", re.I)
@@ -32,10 +36,15 @@ NOT_CATEGORY = {"an-pham", "search", "tim-kiem", "lien-he", "gioi-thieu", "rss",
 CHANNEL_ID = re.compile(r"channelId\s*[=:]\s*['\"]?(\d+)")
 LOADMORE_TYPE = re.compile(r"loadmore_params[^}]*?type\s*:\s*['\"](\w+)['\"]")
 API_ATTR = re.compile(r"/?api/getMoreArticle/(\w+?)_(\w+?)_(\d+)_(\d+)_(\d+)")
-DAILY_SITEMAP = re.compile(r"sitemap-article-(\d{4}-\d{2}-\d{2})\.xml$")
+DAILY_SITEMAP = re.compile(r"sitemap-article-(\d{4}-\d{2}-\d{2})\.xml(?:\.gz)?$")
 # Articles go before discovery pages: the scheduler's queue then holds what one listing, API page
 # or sitemap adds, not the whole site (a 50,000-article backfill otherwise queues them all).
 ARTICLE = 20
+# A load-more stream ends after this many pages in a row without one usable item (a same-site article
+# link dated inside the window): a hostile or broken API cannot page forever.
+FRUITLESS_PAGES = 3
+MAX_STREAM_PAGES = 5000  # and no stream pages on for ever: 5,000 load-more pages is ~100,000 articles
+SITEMAP_MAXSIZE = 50 * 1024 * 1024  # the sitemap protocol's limit, also for a gzip file once inflated
 
 
 def is_article_url(url: str) -> bool:
@@ -65,6 +74,9 @@ class OneCMSSpider(scrapy.Spider):
         self.recheck = recheck in (True, "1", "true", "yes")
         self.plan: CrawlPlan | None = None
         self.frontier: Frontier | None = None  # what this run has requested: here, or shared in Redis
+        # what this run skipped or lost besides article failures (a surface dropped, a stream cut):
+        # recorded in the run, and the run is not a success
+        self.notes: list[str] = []
 
     # -- plan and start ------------------------------------------------------------------------------
 
@@ -118,10 +130,17 @@ class OneCMSSpider(scrapy.Spider):
         # of an empty archive before any older listing is judged.
         yield Request(self.base, callback=self.parse_home, errback=self.home_failed, priority=10)
 
+    def discover(self, url: str, callback: Any, priority: int, **meta: Any) -> Request:
+        """A discovery request (listing, API page, feed, sitemap): bounded by --max-articles
+        (middlewares.DiscoveryBound drops it once the run has its articles), failures noted."""
+        return Request(url, callback=callback, errback=self.surface_failed, priority=priority,
+                       meta={"discovery": True, **meta})
+
     def site_surfaces(self) -> Iterator[Request]:
-        yield Request(urljoin(self.base, "tin-moi-nhat"), callback=self.parse_listing, priority=10)
-        yield Request(urljoin(self.base, "rss/trang-chu"), callback=self.parse_rss, priority=10)
-        yield Request(urljoin(self.base, "sitemap.xml"), callback=self.parse_sitemap_index, priority=8)
+        yield self.discover(urljoin(self.base, "tin-moi-nhat"), self.parse_listing, 10)
+        yield self.discover(urljoin(self.base, "rss/trang-chu"), self.parse_rss, 10)
+        yield self.discover(urljoin(self.base, "sitemap.xml"), self.parse_sitemap_index, 8,
+                            download_maxsize=SITEMAP_MAXSIZE)
 
     def parse_home(self, response: Response) -> Iterator[Any]:
         yield from self.parse_listing(response)
@@ -130,12 +149,45 @@ class OneCMSSpider(scrapy.Spider):
         yield from self.site_surfaces()
 
     def home_failed(self, failure: Failure) -> Iterator[Request]:
+        self.surface_failed(failure)
         yield from self.site_surfaces()
-        self._frontier().done(failure.request)  # type: ignore[attr-defined]
 
-    def request_failed(self, failure: Failure) -> None:
-        """A discovery page that could not be fetched: nothing to do but let its claim go."""
-        self._frontier().done(failure.request)  # type: ignore[attr-defined]
+    def surface_failed(self, failure: Failure) -> None:
+        """A discovery page that could not be fetched. A 4xx is a surface the site does not have
+        (several are guessed: ``/tin-moi-nhat``, ``/rss/trang-chu``, ``/sitemap.xml``); a server
+        error, a timeout, a refused redirect or a body past the size limit lost what it listed:
+        noted, and the run is not a success."""
+        request = failure.request  # type: ignore[attr-defined]
+        self._frontier().done(request)
+        value = failure.value
+        response = getattr(value, "response", None)
+        if response is not None and response.status < 500:
+            return
+        if isinstance(value, IgnoreRequest) and str(value).startswith((ROBOTS_DENIED, DISCOVERY_DONE, STOPPING)):
+            return  # a policy, the run has all the articles it may fetch, or it is stopping
+        reason = f"HTTP {response.status}" if response is not None else (str(value) or type(value).__name__)
+        self.note(f"surface {request.url} dropped: {reason}")
+
+    def note(self, text: str) -> None:
+        self.logger.warning(text)
+        if len(self.notes) < 100:
+            self.notes.append(text)
+        self.crawler.stats.inc_value("newsarchive/notes")
+
+    def when(self, text: str | None, source: str) -> datetime | None:
+        """A date from a listing, feed, sitemap or API item (ISO 8601), or None when absent or out of
+        range (dates.in_range): logged and counted, never a crash, never a window computed from it."""
+        if not text:
+            return None
+        if dates.sane(text) is None:
+            self.logger.warning("%s: date %s is out of range: taken as absent", source, text)
+            self.crawler.stats.inc_value("newsarchive/dates_out_of_range")
+            return None
+        return datetime.fromisoformat(text)
+
+    def full(self) -> bool:
+        """This run has requested all the articles --max-articles allows."""
+        return self.max_articles is not None and self.scheduled >= self.max_articles
 
     # -- bounds ----------------------------------------------------------------------------------------
 
@@ -162,9 +214,9 @@ class OneCMSSpider(scrapy.Spider):
             return None, True
         if self.known(url):
             return None, plan.stop_at_known
-        if self._frontier().requested(canonical(url)):
+        if self._frontier().requested(run_key(url)):
             return None, False
-        if self.max_articles is not None and self.scheduled >= self.max_articles:
+        if self.full():
             return None, True
         return self.article_request(url), False
 
@@ -178,7 +230,7 @@ class OneCMSSpider(scrapy.Spider):
     def article_request(self, url: str, priority: int = ARTICLE) -> Request | None:
         """The request for an article URL, unless this run (any worker of it) already made one."""
         url = canonical(url)
-        if not self._frontier().claim(url):
+        if not self._frontier().claim(run_key(url)):  # one fetch per article, whatever URL variant
             return None
         # dont_filter: duplicates are kept out by the frontier; the dupefilter would silently drop
         # a redirect back to the same URL, and the article would be neither archived nor failed
@@ -188,12 +240,12 @@ class OneCMSSpider(scrapy.Spider):
     # -- listings: home, categories, "latest", and the load-more API ----------------------------------
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
-        if not isinstance(response, TextResponse):
+        if not isinstance(response, TextResponse) or self.full():
             return
         for href in response.css('link[rel="alternate"][type*="rss"]::attr(href)').getall():
             url = response.urljoin(href)
             if self.same_site(url):
-                yield Request(url, callback=self.parse_rss, priority=9)
+                yield self.discover(url, self.parse_rss, 9)
         items = response.css("ul.onecms__loading li[pid], ul.onecms_loading li[pid], ul.loadAjax li[pid]")
         stopped, last_pid = False, None
         pending: list[str] = []
@@ -206,13 +258,13 @@ class OneCMSSpider(scrapy.Spider):
             last_pid = li.attrib.get("pid")
             if not self.same_site(url):
                 continue
-            when = dates.parse_visible(li.css(".b-grid__time::text").get() or "")
+            when = self.when(dates.parse_visible(li.css(".b-grid__time::text").get() or ""), response.url)
             if not when and self.floor() is not None:
                 # a featured card carries no time: it is newer than the next item, so that item
                 # decides whether it is inside the window
                 pending.append(url)
                 continue
-            request, stop = self.consider(url, datetime.fromisoformat(when) if when else None)
+            request, stop = self.consider(url, when)
             if not stop or request:
                 for held in pending:
                     held_request, _ = self.consider(held, None)
@@ -232,7 +284,7 @@ class OneCMSSpider(scrapy.Spider):
         if not stopped and last_pid:
             api = self.load_more_url(response, last_pid)
             if api:
-                yield Request(api, callback=self.parse_api, priority=7, meta={"api_template": api})
+                yield self.discover(api, self.parse_api, 7, api_template=api)
 
     def follow_categories(self, response: TextResponse) -> Iterator[Request]:
         hrefs = response.css(".c-menu a::attr(href), nav a::attr(href), .l-nav a::attr(href), header a::attr(href)")
@@ -245,7 +297,7 @@ class OneCMSSpider(scrapy.Spider):
             if path.strip("/").split("/")[0] in NOT_CATEGORY or url in seen:
                 continue
             seen.add(url)
-            yield Request(url, callback=self.parse_listing, priority=9)
+            yield self.discover(url, self.parse_listing, 9)
 
     def other_article_links(self, response: TextResponse, exclude: set[str] = frozenset()) -> Iterator[Request]:  # type: ignore[assignment]
         """Article links elsewhere on a page (featured boxes, related boxes): fetched when new.
@@ -258,11 +310,12 @@ class OneCMSSpider(scrapy.Spider):
             if url in exclude:
                 continue
             if url.startswith(("http://", "https://")) and self.same_site(url) and is_article_url(url):
-                if self._frontier().requested(canonical(url)) or self.known(url):
+                if self._frontier().requested(run_key(url)) or self.known(url):
                     continue
-                if self.max_articles is None or self.scheduled < self.max_articles:
-                    if request := self.article_request(url, priority=ARTICLE - 1):
-                        yield request
+                if self.full():
+                    return
+                if request := self.article_request(url, priority=ARTICLE - 1):
+                    yield request
 
     def load_more_url(self, response: TextResponse, last_pid: str) -> str | None:
         text = response.text
@@ -280,39 +333,61 @@ class OneCMSSpider(scrapy.Spider):
         return urljoin(self.base, f"api/getMoreArticle/{kind}_empty_{last_pid}_{m.group(1)}_0")
 
     def parse_api(self, response: Response) -> Iterator[Any]:
+        if self.full():
+            return
         try:
             data = json.loads(response.text)
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
+            self.note(f"surface {response.url} dropped: not a JSON answer")
             return
         if not isinstance(data, list) or not data:
             return  # an empty array is the end
-        last_pid = None
+        last_pid, usable = None, 0
+        floor = self.floor()
         for item in data:
             if not isinstance(item, dict):
                 continue
             url = item.get("LinktoMe2") or item.get("LinkToMe") or item.get("Url") or item.get("FriendlyTitle")
-            last_pid = item.get("PublisherId") or item.get("Id") or last_pid
+            pid = item.get("PublisherId") or item.get("Id")
+            if isinstance(pid, int | str) and str(pid).isdigit():
+                last_pid = str(pid)
             if not isinstance(url, str):
                 continue
             url = response.urljoin(url)
             if not self.same_site(url) or not is_article_url(url):
                 continue
             raw = item.get("Time_ddMMyyyyHHmm") or item.get("TimeX") or ""
-            when = dates.parse_visible(raw) or dates.parse_iso(item.get("Time_yyyyMMddHHmmss") or "")
-            request, stop = self.consider(url, datetime.fromisoformat(when) if when else None)
+            text = dates.parse_visible(raw) if isinstance(raw, str) else None
+            if text is None and isinstance(item.get("Time_yyyyMMddHHmmss"), str):
+                text = dates.parse_iso(item["Time_yyyyMMddHHmmss"])
+            when = self.when(text, response.url)
+            if when is not None and (floor is None or when >= floor):
+                usable += 1
+            request, stop = self.consider(url, when)
             if request:
                 yield request
             if stop:
                 return
+        fruitless = 0 if usable else response.meta.get("fruitless", 0) + 1
+        if fruitless >= FRUITLESS_PAGES:
+            self.note(f"load-more stream {response.meta['api_template']} ended: {fruitless} pages in a row without"
+                      " a dated, in-window article of this site")
+            return
+        pages = response.meta.get("stream_pages", 1)
+        if pages >= MAX_STREAM_PAGES:
+            self.note(f"load-more stream {response.meta['api_template']} ended after {pages} pages (the limit)")
+            return
         if last_pid is not None:
             template = response.meta["api_template"]
             next_url = re.sub(r"_(\d+)_(\d+)_(\d+)$", lambda m: f"_{last_pid}_{m.group(2)}_{m.group(3)}", template)
-            yield Request(next_url, callback=self.parse_api, priority=7, meta={"api_template": next_url})
+            if next_url != template:  # the same page again would be a loop
+                yield self.discover(next_url, self.parse_api, 7, api_template=next_url, fruitless=fruitless,
+                                    stream_pages=pages + 1)
 
     # -- RSS and sitemaps ------------------------------------------------------------------------------
 
     def parse_rss(self, response: Response) -> Iterator[Any]:
-        if not isinstance(response, TextResponse):
+        if not isinstance(response, TextResponse) or self.full():
             return
         response.selector.remove_namespaces()
         for item in response.xpath("//item"):
@@ -322,30 +397,55 @@ class OneCMSSpider(scrapy.Spider):
             url = response.urljoin(link)
             if not self.same_site(url) or not is_article_url(url):
                 continue
-            when = dates.parse_rfc822(item.xpath("pubDate/text()").get() or "")
-            request, stop = self.consider(url, datetime.fromisoformat(when) if when else None)
+            when = self.when(dates.parse_rfc822(item.xpath("pubDate/text()").get() or ""), response.url)
+            request, stop = self.consider(url, when)
             if request:
                 yield request
             if stop:
                 return
 
+    def sitemap(self, response: Response) -> Selector | None:
+        """A sitemap's XML, gzip files included (``.xml.gz`` served as a file, not as an encoding),
+        inflated up to the protocol's 50 MB; what cannot be read is noted as a dropped surface."""
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            try:
+                body = gunzip(body, max_size=SITEMAP_MAXSIZE)
+            except (OSError, EOFError, ValueError, struct.error) as exc:  # unreadable, or past the limit
+                self.note(f"surface {response.url} dropped: gzip sitemap unreadable or past 50 MB"
+                          f" ({type(exc).__name__})")
+                return None
+        if not body.strip():
+            return None
+        selector = Selector(text=body.decode("utf-8", "replace"), type="xml")
+        selector.remove_namespaces()
+        return selector
+
     def parse_sitemap_index(self, response: Response) -> Iterator[Any]:
-        if not isinstance(response, TextResponse):
+        if self.full() or (selector := self.sitemap(response)) is None:
             return
-        response.selector.remove_namespaces()
-        locs = [loc.strip() for loc in response.xpath("//sitemap/loc/text()").getall()]
         daily = []
-        for loc in locs:
-            m = DAILY_SITEMAP.search(loc)
-            if m:
-                daily.append((m.group(1), loc))
+        latest = (datetime.now(UTC) + dates.FUTURE_TOLERANCE).astimezone(dates.VN).date().isoformat()
+        for loc in selector.xpath("//sitemap/loc/text()").getall():
+            m = DAILY_SITEMAP.search(loc.strip())
+            if not m:
+                continue
+            day = m.group(1)
+            if dates.sane(f"{day}T00:00:00+07:00") is None or day > latest:
+                # a file for a day to come (or before 1990) has nothing to archive: never fetched
+                self.crawler.stats.inc_value("newsarchive/sitemaps_out_of_range")
+                continue
+            daily.append((day, loc.strip()))
         daily.sort(reverse=True)  # newest day first
+        window_floor = None
+        if daily and self.sitemap_floor() is None:  # no article time seen yet: the window before the newest day
+            window_floor = datetime.fromisoformat(f"{daily[0][0]}T00:00:00+07:00") - self._plan().window
         for day, loc in daily:
             url = response.urljoin(loc)
             if not self.same_site(url):
                 continue
-            yield Request(url, callback=self.parse_sitemap_day, priority=6, meta={"day": day})
-            floor = self.sitemap_floor()
+            yield self.discover(url, self.parse_sitemap_day, 6, day=day, download_maxsize=SITEMAP_MAXSIZE)
+            floor = self.sitemap_floor() or window_floor
             if floor is not None and day < floor.date().isoformat():
                 break  # this file reaches below the bound: older days are out of the window
 
@@ -356,16 +456,15 @@ class OneCMSSpider(scrapy.Spider):
         return self.floor()
 
     def parse_sitemap_day(self, response: Response) -> Iterator[Any]:
-        if not isinstance(response, TextResponse):
+        if self.full() or (selector := self.sitemap(response)) is None:
             return
-        response.selector.remove_namespaces()
-        for node in response.xpath("//url"):
+        for node in selector.xpath("//url"):
             loc = (node.xpath("loc/text()").get() or "").strip()
             url = response.urljoin(loc)
             if not loc or not self.same_site(url) or not is_article_url(url):
                 continue
-            lastmod = dates.parse_iso(node.xpath("lastmod/text()").get() or "")
-            when = datetime.fromisoformat(lastmod) - timedelta(seconds=1) if lastmod else None  # lastmod = +1 s
+            lastmod = self.when(dates.parse_iso(node.xpath("lastmod/text()").get() or ""), response.url)
+            when = lastmod - timedelta(seconds=1) if lastmod else None  # lastmod = +1 s
             request, stop = self.consider(url, when)
             if request:
                 yield request
@@ -389,11 +488,15 @@ class OneCMSSpider(scrapy.Spider):
     def article_failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
         request = failure.request  # type: ignore[attr-defined]
         value = failure.value
-        if isinstance(value, IgnoreRequest) and str(value).startswith((ROBOTS_DENIED, ROBOTS_UNAVAILABLE)):
+        robots = isinstance(value, IgnoreRequest) and str(value).startswith((ROBOTS_DENIED, ROBOTS_UNAVAILABLE))
+        if (robots and "(network)" not in str(value)) or str(value).startswith(STOPPING):
             self._frontier().done(request)
-            return  # robots.txt said no: a policy, not a failure to retry
+            return  # robots.txt said no (a policy), or the run stops here and the next one resumes
         response = getattr(value, "response", None)
         message = f"HTTP {response.status}" if response is not None else (str(value) or type(value).__name__)
+        refused = refusal_of(request.url)
+        if refused:  # the resolver's own words (Scrapy rewords its error as a failed DNS lookup)
+            message = f"{message} ({refused})"
         if isinstance(value, DownloadCancelledError) and not str(value):
             # Scrapy cancels a body that grows past DOWNLOAD_MAXSIZE without a message (it logs one)
             running = self.crawler.engine is not None and self.crawler.engine.running
