@@ -663,12 +663,17 @@ def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int 
         return
     if outcome == "failed" and stats.get("newsarchive/unreachable"):
         raise Failure(f"cannot reach {stats['newsarchive/unreachable']} (nothing fetched)", code)
+    if outcome == "robots_denied" and stats.get("newsarchive/robots_unreadable"):
+        raise Failure(f"robots.txt of {stats['newsarchive/robots_unreadable']}: it cannot be read, which is not a"
+                      " permission (nothing else fetched)", code)
     if outcome == "storage_error":
         raise Failure(f"{stats.get('newsarchive/storage_error')}: the crawl stopped; every article archived so far"
                       " is intact and the next run walks the same window again", code)
     summary_line = (f"{site}: {outcome}; {stats.get('newsarchive/new', 0)} new, {stats.get('newsarchive/revised', 0)}"
                     f" revised, {stats.get('newsarchive/unchanged', 0)} unchanged, {stats.get('newsarchive/failed', 0)}"
                     f" failed, {stats.get('response_received_count', 0)} pages fetched")
+    if stats.get("newsarchive/notes"):  # surfaces dropped, streams cut: in the run record
+        summary_line += f"; {stats['newsarchive/notes']} surface(s) dropped or cut short (newsarchive runs --json)"
     if code not in (0, EXIT_FAIL) or outcome == "failed":
         raise Failure(summary_line, code)
     if not quiet:

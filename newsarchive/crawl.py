@@ -379,7 +379,9 @@ class RunRecorder:
                 bound = self.stats.get_value("newsarchive/since_bound")
                 if bound:
                     state.set_bound(self.run_id, bound)
-                state.finish_run(self.run_id, outcome, self.counts(), self.notes(spider) + self.errors)
+                robots = self.stats.get_value("newsarchive/robots_unreadable")
+                notes = [f"robots.txt of {robots}: unreadable, so nothing there was fetched"] if robots else []
+                state.finish_run(self.run_id, outcome, self.counts(), notes + self.notes(spider) + self.errors)
         except (StorageError, sqlite3.OperationalError):
             pass  # a full disk: the run stays unfinished, which the next run reads as "resume"
         self.run_id = None

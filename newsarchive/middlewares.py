@@ -73,6 +73,7 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
             self._stats.inc_value("robotstxt/response_count")
             self._stats.inc_value(f"robotstxt/response_status_count/{response.status}")
         if response.status >= 500:
+            self.crawler.stats.set_value("newsarchive/robots_unreadable", f"{netloc}: HTTP {response.status}")
             self._set(netloc, _DenyAll(f"HTTP {response.status}", network=False))
             return
         if 400 <= response.status < 500:
@@ -84,6 +85,9 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
         self.crawler.stats.inc_value("robotstxt/unavailable")
         network = not isinstance(exc, IgnoreRequest)
         reason = str(exc) or type(exc).__name__
+        if type(exc).__name__ == "DownloadCancelledError" and not str(exc):  # Scrapy's size limit, unworded
+            reason = f"larger than DOWNLOAD_MAXSIZE ({self.crawler.settings.getint('DOWNLOAD_MAXSIZE')} bytes)"
+        self.crawler.stats.set_value("newsarchive/robots_unreadable", f"{netloc}: {reason}")
         if isinstance(exc, _unreachable()):  # no connection at all (refused, no such name, no route)
             self.crawler.stats.set_value("newsarchive/unreachable", f"{netloc}: {reason}")
         self._set(netloc, _DenyAll(reason, network=network))

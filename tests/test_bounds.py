@@ -221,3 +221,37 @@ def test_huge_crawl_delay_is_capped_and_ctrl_c_stops_within_seconds(tmp_path: Pa
     assert stop_s < 5
     assert run["outcome"] == "interrupted"
     assert "stopping: finishing" in err and "Ctrl-C again to stop now" in err
+
+
+def test_a_retry_after_past_the_cap_defers_the_article_to_the_next_run(tmp_path: Path) -> None:
+    site = DemoSite(4)
+    slow = "/" + site.url(site.order[1]).split("/", 3)[3]
+    original = site.route
+    site.route = lambda p, h: ((429, {"Content-Type": "text/html", "Retry-After": "86400"}, b"later")  # type: ignore[method-assign]
+                               if p == slow else original(p, h))
+    db = tmp_path / "a.db"
+    with serve(site) as base:
+        started = time.monotonic()
+        out = crawl(base, db, "--since", "2020-01-01")
+        wall = time.monotonic() - started
+    with sqlite3.connect(db) as con:
+        failures = dict(con.execute("SELECT url, error FROM failures"))
+    assert out.returncode == 5, out.stderr
+    assert wall < 30  # not a day
+    assert list(failures.values()) == ["HTTP 429"] and next(iter(failures)).endswith(slow)
+    assert len(stored(db)) == 3
+
+
+def test_an_unreadable_robots_txt_says_why(tmp_path: Path) -> None:
+    site = DemoSite(2)
+    original = site.route
+    site.route = lambda p, h: ((200, {"Content-Type": "text/plain"}, b"User-agent: *\n" + b"#\n" * (9 * 2**20))  # type: ignore[method-assign]
+                               if p == "/robots.txt" else original(p, h))
+    db = tmp_path / "a.db"
+    with serve(site) as base:
+        out = crawl(base, db, "-s", f"DOWNLOAD_MAXSIZE={8 * 2**20}")
+    assert out.returncode == 3
+    assert "robots.txt of" in out.stderr and "larger than download max size" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert [p for p, _ in site.requests] == ["/robots.txt"]
+    assert "robots.txt of" in last_run(db)["errors"][0]
