@@ -36,10 +36,13 @@ def test_real_page_snippets(name: str) -> None:
 
 def test_url_comes_from_canonical_not_from_the_fetched_address() -> None:
     page = shared_path("real-pages", "baohaiphong.vn__457674.html").read_bytes()
-    record = extract(page, "http://127.0.0.1:8000/whatever?utm_source=zalo")
+    record = extract(page, "http://www.baohaiphong.vn/whatever?utm_source=zalo")
     assert record["url"].startswith("https://baohaiphong.vn/151-mau-")  # meta[name=canonical]
     assert record["site"] == "baohaiphong.vn"
     assert record["article_id"] == "457674"
+    # the same page fetched from another host speaks only for that host (provenance)
+    other = extract(page, "http://127.0.0.1:8000/whatever-457674.html?utm_source=zalo")
+    assert other["url"] == "http://127.0.0.1:8000/whatever-457674.html" and other["site"] == "127.0.0.1"
 
 
 def test_title_before_meta_charset_is_read_as_utf8() -> None:
