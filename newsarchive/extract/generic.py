@@ -15,7 +15,7 @@ from .common import first_text, ld_authors, ld_str, split_authors
 from .page import Page, flatten, text_of
 
 NAME = "generic"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 MIN_BODY = 250  # characters of main text below which a page without article metadata is refused
 _HUGE_HTML = lxml.html.HTMLParser(
     huge_tree=True, remove_comments=True, remove_pis=True, no_network=True, collect_ids=False, default_doctype=False

@@ -19,7 +19,7 @@ from .page import Page, has_class, inside, text_of
 
 NAME = "onecms"
 # Bump whenever the output for some page changes (re-extraction keys on it).
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 
 # Elements inside the entry that are never body text.
 _SKIP_CLASSES = frozenset(
