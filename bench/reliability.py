@@ -37,6 +37,16 @@ CASES = {
     10: "edits and revisions",
     11: "hostile or broken HTML",
     12: "disk full",
+    13: "provenance: a page of one host claiming another site's articles",
+    14: "redirects to another host and to a private address",
+    15: "dates out of range",
+    16: "an endless load-more API",
+    17: "a failed article retried when nothing links it any more",
+    18: "sitemaps: gzip, and past the protocol's 50 MB",
+    19: "politeness caps and Ctrl-C",
+    20: "archive-file faults for every command",
+    21: "hostile text and parser limits",
+    22: "output safety and query bounds",
 }
 
 

@@ -380,7 +380,9 @@ class RunRecorder:
                 if bound:
                     state.set_bound(self.run_id, bound)
                 robots = self.stats.get_value("newsarchive/robots_unreadable")
+                capped = self.stats.get_value("newsarchive/crawl_delay_capped")
                 notes = [f"robots.txt of {robots}: unreadable, so nothing there was fetched"] if robots else []
+                notes += [f"robots.txt Crawl-delay capped: {capped}"] if capped else []
                 state.finish_run(self.run_id, outcome, self.counts(), notes + self.notes(spider) + self.errors)
         except (StorageError, sqlite3.OperationalError):
             pass  # a full disk: the run stays unfinished, which the next run reads as "resume"

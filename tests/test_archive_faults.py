@@ -78,6 +78,7 @@ def command_args(env: Env) -> dict[str, tuple[bool, list[str]]]:
 COMMANDS = ["scrape", "show", "export", "export-warc", "search", "sql", "stats", "serve", "runs", "reparse",
             "reparse-dry-run", "import-warc", "crawl", "ingest", "demo"]
 FAULTS = ["corrupt", "damaged-pages", "not-sqlite", "read-only-file", "read-only-dir", "locked"]
+RESULTS: dict[tuple[str, str], dict] = {}  # (command, fault) -> what the case saw, for the summary row
 
 
 def free_port() -> int:
@@ -200,6 +201,7 @@ def expected(fault: str, writes: bool) -> int:
     return 7 if writes else 0
 
 
+@pytest.mark.reliability  # (the summary row below reports the whole matrix)
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("command", COMMANDS)
 def test_archive_fault(command: str, fault: str, sources: tuple[Path, Path, DemoSite],
@@ -232,6 +234,9 @@ def test_archive_fault(command: str, fault: str, sources: tuple[Path, Path, Demo
     elapsed = time.monotonic() - started
     lines = err.splitlines()
     want = expected(fault, writes)
+    RESULTS[(command, fault)] = {
+        "held": code == want and "Traceback" not in err and digest(db) == before and listing(db) == files
+        and (len(lines) == 1 and lines[0].startswith("error: ") if want else True), "seconds": elapsed}
     assert "Traceback" not in err, err
     assert code == want, (code, err)
     if want:
@@ -242,3 +247,17 @@ def test_archive_fault(command: str, fault: str, sources: tuple[Path, Path, Demo
     assert listing(db) == files, "files were left beside the archive"
     if fault == "locked":
         assert elapsed < 30, f"waited {elapsed:.0f} s: the busy timeout is not NEWSARCHIVE_BUSY_TIMEOUT"
+
+
+@pytest.mark.reliability
+def test_archive_faults_summary(reliability) -> None:
+    """One row of docs/reliability.md for the whole matrix above (run after it, in file order)."""
+    if not RESULTS:
+        pytest.skip("the archive-fault matrix did not run in this session")
+    held = sum(r["held"] for r in RESULTS.values())
+    locked = [r["seconds"] for (_, fault), r in RESULTS.items() if fault == "locked"]
+    reliability(20, "archive-file faults", f"{len(COMMANDS)} commands × {len(FAULTS)} faults (corrupt header, pages "
+                "damaged past the schema, not SQLite, read-only file, read-only directory, locked past a 1 s busy "
+                "timeout): exit code as the README says, one error line, no traceback, bytes unchanged, no file left",
+                cases=len(RESULTS), held=held, slowest_locked_case_s=round(max(locked), 1) if locked else "-")
+    assert held == len(RESULTS)

@@ -220,6 +220,7 @@ def test_huge_crawl_delay_is_capped_and_ctrl_c_stops_within_seconds(tmp_path: Pa
     assert proc.returncode == 6, err
     assert stop_s < 5
     assert run["outcome"] == "interrupted"
+    assert any("Crawl-delay capped: 86400" in e for e in run["errors"])
     assert "stopping: finishing" in err and "Ctrl-C again to stop now" in err
 
 
@@ -255,3 +256,18 @@ def test_an_unreadable_robots_txt_says_why(tmp_path: Path) -> None:
     assert len(out.stderr.strip().splitlines()) == 1
     assert [p for p, _ in site.requests] == ["/robots.txt"]
     assert "robots.txt of" in last_run(db)["errors"][0]
+
+
+def test_a_listing_lost_to_a_server_error_makes_the_run_partial(tmp_path: Path) -> None:
+    site = DemoSite(12)
+    original = site.route
+    site.route = lambda p, h: ((500, {"Content-Type": "text/html"}, b"oops")  # type: ignore[method-assign]
+                               if p == "/tin-moi-nhat" else original(p, h))
+    db = tmp_path / "a.db"
+    with serve(site) as base:
+        out = crawl(base, db, "--since", "2020-01-01", "-s", "RETRY_TIMES=0")
+    run = last_run(db)
+    assert out.returncode == 5, out.stderr
+    assert "1 surface(s) dropped" in out.stderr
+    assert run["outcome"] == "partial" and any("/tin-moi-nhat dropped: HTTP 500" in e for e in run["errors"])
+    assert len(stored(db)) == 12  # the other surfaces still found every article

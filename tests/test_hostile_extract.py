@@ -286,3 +286,32 @@ def test_deep_pages_stay_cheap() -> None:
     assert time.perf_counter() - started < 2
     p = Page.from_html(deep, "https://baodemo.vn/a-1.html")
     assert p is not None and "Nội dung" in "".join(p.root.itertext())
+
+
+@pytest.mark.reliability
+def test_hostile_text_summary(reliability) -> None:
+    """One row of docs/reliability.md for the cases above, with their figures."""
+    import time
+
+    def timed(data: bytes) -> tuple[dict[str, Any], float]:
+        started = time.perf_counter()
+        record = extract(data, A.url)
+        return record, (time.perf_counter() - started) * 1000
+
+    bad, _ = timed(damaged(PAGE, [b"\xff", b"\xe1\xbb", b"\xc3", b"\x80\x80"]))
+    page, a = hostile_page()
+    controls, _ = timed(page.encode("utf-8"))
+    deep, deep_ms = timed(PAGE.replace("<body>", "<body>" + "<b>" * 5000, 1).encode())
+    token, token_ms = timed(PAGE.replace("<body>", '<body><div data-x="' + "x" * TWELVE_MB + '"></div>', 1).encode())
+    ld, ld_ms = timed(jsonld("[" * 100_000 + "]" * 100_000).encode())
+    left = sum(len(UNSAFE.findall(v.replace("\n", "") if f == "body_text" else v)) for f, v in strings(controls))
+    reliability(21, "hostile text and parser limits", "a UTF-8 page with 4 bad bytes; control characters, ESC "
+                "sequences and bidi overrides in every field, URLs included; 5,000 unclosed <b> before the page; a "
+                "12 MB attribute; JSON-LD nested 100,000 deep",
+                bad_bytes_replacement_chars=bad["body_text"].count("\ufffd"), bad_bytes_title_intact=bad["title"] == A.title,
+                controls_left=left, deep_body_whole=deep["body_text"] == BODY, deep_ms=round(deep_ms),
+                huge_attribute_body_whole=token["body_text"] == BODY, huge_attribute_ms=round(token_ms),
+                json_ld_skipped_body_whole=ld["body_text"] == BODY, json_ld_ms=round(ld_ms))
+    assert bad["title"] == A.title and 0 < bad["body_text"].count("\ufffd") <= 5  # one per bad byte at most
+    assert left == 0
+    assert deep["body_text"] == token["body_text"] == ld["body_text"] == BODY

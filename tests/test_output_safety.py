@@ -166,3 +166,20 @@ def test_datasette_refuses_huge_values_quickly(db: Path, sql: str) -> None:
     huge_printf = quote("select printf('%.*c', 150000000, 'x') as v")
     printf = asyncio.run(ds.client.get(f"/archive.json?sql={huge_printf}&_shape=array"))
     assert printf.status_code == 200 and printf.json() == [{"v": None}]
+
+
+@pytest.mark.reliability
+def test_output_safety_summary(db: Path, reliability) -> None:
+    """One row of docs/reliability.md: spreadsheet cells, BLOBs and huge values through sql."""
+    csv_out = run_cli("sql", "SELECT '=1+1' AS a, '-5' AS b, -5 AS c, '@x' AS d", "--csv", "--db", str(db))
+    blob = run_cli("sql", "SELECT x'00ff' AS b", "--json", "--db", str(db))
+    started = time.monotonic()
+    huge = run_cli("sql", "SELECT zeroblob(2000000000)", "--db", str(db))
+    huge_s = time.monotonic() - started
+    reliability(22, "output safety and query bounds", "sql --csv of formula-like text and a negative number; "
+                "sql --json of a BLOB; SELECT zeroblob(2000000000)", csv=csv_out.stdout.splitlines()[-1],
+                blob_json=blob.stdout.strip().replace("\n", " ")[:60], huge_exit=huge.returncode,
+                huge_wall_s=round(huge_s, 1))
+    assert csv_out.stdout.splitlines()[-1] == "'=1+1,'-5,-5,'@x"
+    assert '"$base64": true' in blob.stdout
+    assert huge.returncode == 1 and len(huge.stderr.strip().splitlines()) == 1
