@@ -46,7 +46,7 @@ class RedisFrontier(Frontier):
     @classmethod
     def open(cls, settings: Any, site_arg: str, since: str | None, recheck: bool) -> RedisFrontier:
         client = _client(settings)
-        key, _ = resolve(site_arg)
+        key = resolve(site_arg).key
         p = cluster.site_prefix(key)
         arrived = time.time()
         deadline = time.monotonic() + settings.getfloat("NEWSARCHIVE_JOIN_TIMEOUT", 60)

@@ -25,7 +25,6 @@ from scrapy.exceptions import NotConfigured
 from .sites import resolve
 from .store import Archive, StorageError, default_db_path
 from .store.crawlstate import DEFAULT_SCHEDULE, CrawlState
-from .urls import site_of
 
 DEFAULT_WINDOW = timedelta(days=7)  # an empty archive reaches back this far before the newest article
 
@@ -61,7 +60,7 @@ def parse_since(text: str | None) -> datetime | None:
 
 @dataclass
 class CrawlPlan:
-    key: str  # lock and run records: registry key or host[:port]
+    key: str  # the site's one identity (sites.SiteRef.key): lock, failures, run records
     base: str
     site: str  # the records' site (host without www. and port)
     floor: datetime | None  # None: an empty archive, decided from the newest article found
@@ -93,13 +92,13 @@ def db_path(settings: Any) -> Path:
 
 def make_plan(settings: Any, site_arg: str, since: str | None = None, recheck: bool = False) -> CrawlPlan:
     """What a run of ``site_arg`` has to do, from the archive's state."""
-    key, base = resolve(site_arg)
-    site = site_of(base)
+    ref = resolve(site_arg)
+    key, base, site = ref.key, ref.base, ref.host
     window = parse_duration(settings.get("NEWSARCHIVE_WINDOW") or "7d")
     schedule = parse_schedule(settings.get("NEWSARCHIVE_REVISIT"))
     with Archive(db_path(settings)) as archive:
         state = CrawlState(archive)
-        newest = state.newest_published(site)
+        newest = state.newest_published(key)  # this site's articles (its port included)
         # clamped to the present: an article dated ahead (stored before dates were range-checked)
         # must not push the window past everything the site will ever publish
         newest_dt = min(datetime.fromisoformat(newest), datetime.now(UTC)) if newest else None
@@ -118,13 +117,13 @@ def make_plan(settings: Any, site_arg: str, since: str | None = None, recheck: b
             floor, stop = None, False
         plan = CrawlPlan(
             key=key, base=base, site=site, floor=floor, window=window, stop_at_known=stop,
-            newest_archived=newest_dt, known_urls=state.known_urls(site), known_ids=state.known_ids(site),
+            newest_archived=newest_dt, known_urls=state.known_urls(key), known_ids=state.known_ids(key),
             failures=state.failures(key), resumed=interrupted is not None,
         )
         if recheck:  # every archived article in the window, conditionally
-            plan.revisits = state.articles_since(site, floor)
+            plan.revisits = state.articles_since(key, floor)
         else:
-            plan.revisits = state.due_for_revisit(site, schedule)
+            plan.revisits = state.due_for_revisit(key, schedule)
     return plan
 
 
@@ -184,21 +183,30 @@ def open_frontier(settings: Any, site_arg: str, since: str | None, recheck: bool
 
 class SiteLock:
     """One crawl per site and database: an exclusive ``flock`` that the kernel drops when the
-    process dies, so a ``kill -9`` never leaves a stale lock behind."""
+    process dies, so a ``kill -9`` never leaves a stale lock behind. The file lives beside the
+    archive (``archive.db-crawl-SITE.lock``, which .gitignore's ``*.db-*`` covers) and is removed
+    when its crawl ends."""
 
     def __init__(self, db: Path, key: str) -> None:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
-        self.path = db.with_name(f"{db.name}.crawl-{safe}.lock")
+        self.path = db.with_name(f"{db.name}-crawl-{safe}.lock")
         self.fd: int | None = None
 
     def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            try:
+                current = os.stat(self.path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current == os.fstat(fd).st_ino:
+                break
+            os.close(fd)  # the file was removed (its crawl ended) between our open and our lock: again
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self.fd = fd
@@ -206,6 +214,10 @@ class SiteLock:
 
     def release(self) -> None:
         if self.fd is not None:
+            try:
+                self.path.unlink()  # (while still locked: whoever opened it before sees it gone, above)
+            except FileNotFoundError:
+                pass
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
@@ -354,6 +366,13 @@ class RunRecorder:
         if c["pages"] - robots <= 0:  # nothing but robots.txt was fetched
             unreachable = self.stats.get_value("newsarchive/unreachable")
             return "robots_denied" if denied and not unreachable else "failed"
+        if self.stats.get_value("newsarchive/category_missing"):
+            return "unknown_category"
+        plan = getattr(spider, "plan", None)
+        if not self.stats.get_value("newsarchive/links_found") and not any(c[k] for k in ("new", "revised",
+                                                                                         "unchanged", "failed")):
+            if plan is None or not (plan.revisits or plan.failures):
+                return "not_onecms"  # no listing, feed, sitemap or article link: not what was asked for
         if c["failed"] or self.errors or self.notes(spider):
             return "partial"  # success means nothing was left behind
         return "success"
@@ -400,6 +419,8 @@ EXIT_FOR_OUTCOME = {
     "lock_held": EXIT_LOCKED,
     "interrupted": EXIT_INTERRUPTED,
     "storage_error": EXIT_STORAGE,
+    "unknown_category": EXIT_USAGE,  # --category (or the URL's path) names no category of the site
+    "not_onecms": EXIT_FAILED,  # nothing on the site looked like a OneCMS listing, feed, sitemap or article
 }
 
 

@@ -41,7 +41,7 @@ class ArchivePipeline:
         self.stats = crawler.stats
         self.archive: Archive | None = None
         self.state: CrawlState | None = None
-        self.key = ""
+        self.key = ""  # the run's site identity (set when the spider opens)
         self.write_ms: list[float] = []  # time of each article's write transaction
 
     @classmethod

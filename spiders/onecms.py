@@ -123,8 +123,9 @@ class OneCMSSpider(scrapy.Spider):
             if request := self.article_request(url, priority=ARTICLE + 1):
                 yield request
         if self.category:
-            yield Request(urljoin(self.base, self.category.lstrip("/")), callback=self.parse_listing, priority=10)
-            yield Request(urljoin(self.base, "rss/" + self.category.strip("/")), callback=self.parse_rss, priority=10)
+            yield Request(urljoin(self.base, self.category.lstrip("/")), callback=self.parse_listing, priority=10,
+                          errback=self.category_failed, meta={"discovery": True})
+            yield self.discover(urljoin(self.base, "rss/" + self.category.strip("/")), self.parse_rss, 10)
             return
         # The home page first: its items are the site's newest, which fixes the window of a crawl
         # of an empty archive before any older listing is judged.
@@ -151,6 +152,14 @@ class OneCMSSpider(scrapy.Spider):
     def home_failed(self, failure: Failure) -> Iterator[Request]:
         self.surface_failed(failure)
         yield from self.site_surfaces()
+
+    def category_failed(self, failure: Failure) -> None:
+        """The category page a run was bound to: a 404 or 410 means the site has no such category,
+        which is an error of the request (exit 2), not an empty success."""
+        response = getattr(failure.value, "response", None)
+        if response is not None and response.status in (404, 410):
+            self.crawler.stats.set_value("newsarchive/category_missing", self.category)
+        self.surface_failed(failure)
 
     def surface_failed(self, failure: Failure) -> None:
         """A discovery page that could not be fetched. A 4xx is a surface the site does not have
@@ -208,6 +217,7 @@ class OneCMSSpider(scrapy.Spider):
     def consider(self, url: str, when: datetime | None) -> tuple[Request | None, bool]:
         """An article URL found in a listing stream (newest first): (request or None, stop the stream)."""
         plan = self._plan()
+        self.crawler.stats.inc_value("newsarchive/links_found")  # the site lists articles: it is a news site
         self.seen_time(when)
         floor = self.floor()
         if when is not None and floor is not None and when < floor:
@@ -310,6 +320,7 @@ class OneCMSSpider(scrapy.Spider):
             if url in exclude:
                 continue
             if url.startswith(("http://", "https://")) and self.same_site(url) and is_article_url(url):
+                self.crawler.stats.inc_value("newsarchive/links_found")
                 if self._frontier().requested(run_key(url)) or self.known(url):
                     continue
                 if self.full():

@@ -24,6 +24,7 @@ from ..record import content_hash, ordered, same_record
 from ..urls import canonical, origin_site
 from . import search
 from .migrations import migrate
+from .sitefilter import articles_of
 
 DEFAULT_DB = Path("data") / "archive.db"
 
@@ -187,11 +188,12 @@ class Archive:
             if row:
                 return row
         if record.get("article_id") and record.get("extractor") == "onecms":
-            # OneCMS ids are unique per site: an edited slug is the same article
+            # OneCMS ids are unique per site (its port included): an edited slug is the same article
+            clause, params = articles_of(origin_site(record["url"]) or record["site"])
             return c.execute(
-                "SELECT id, content_hash, revision_count FROM articles WHERE site = ? AND article_id = ?"
+                f"SELECT id, content_hash, revision_count FROM articles WHERE {clause} AND article_id = ?"
                 " AND extractor = 'onecms'",
-                (record["site"], record["article_id"]),
+                [*params, record["article_id"]],
             ).fetchone()
         return None
 
@@ -487,9 +489,10 @@ class Archive:
         if until:
             where.append("julianday(published_at) < julianday(?)")
             params.append(until)
-        if site:
-            where.append("site = ?")
-            params.append(site)
+        if site:  # the site's one identity (host, or host:port)
+            clause, values = articles_of(site)
+            where.append(clause)
+            params.extend(values)
         return where, params
 
     def article_ids(

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..dates import utc_now
 from . import Archive, RawPage, SaveResult
+from .sitefilter import articles_of, runs_of
 
 DEFAULT_SCHEDULE = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24), timedelta(days=7))
 
@@ -31,26 +32,31 @@ class CrawlState:
 
     # -- known articles ----------------------------------------------------------------------------
 
+    # ``site`` below is a site's one identity (host, or host:port: sites.SiteRef.key)
+
     def known_urls(self, site: str) -> set[str]:
+        clause, params = articles_of(site, "a.")
         rows = self.conn.execute(
-            "SELECT url FROM articles WHERE site = ? UNION "
-            "SELECT u.url FROM url_aliases u JOIN articles a ON a.id = u.article WHERE a.site = ?",
-            (site, site),
+            f"SELECT a.url FROM articles a WHERE {clause} UNION "
+            f"SELECT u.url FROM url_aliases u JOIN articles a ON a.id = u.article WHERE {clause}",
+            [*params, *params],
         )
         return {r[0] for r in rows}
 
     def known_ids(self, site: str) -> set[str]:
+        clause, params = articles_of(site)
         rows = self.conn.execute(
-            "SELECT article_id FROM articles WHERE site = ? AND article_id IS NOT NULL AND extractor = 'onecms'",
-            (site,),
+            f"SELECT article_id FROM articles WHERE {clause} AND article_id IS NOT NULL AND extractor = 'onecms'",
+            params,
         )
         return {r[0] for r in rows}
 
     def newest_published(self, site: str) -> str | None:
+        clause, params = articles_of(site)
         row = self.conn.execute(
-            "SELECT published_at FROM articles WHERE site = ? AND published_at IS NOT NULL"
+            f"SELECT published_at FROM articles WHERE {clause} AND published_at IS NOT NULL"
             " ORDER BY julianday(published_at) DESC LIMIT 1",
-            (site,),
+            params,
         ).fetchone()
         return row[0] if row else None
 
@@ -65,10 +71,11 @@ class CrawlState:
             return []
         oldest = (now - steps[-1] - timedelta(days=1)).isoformat()
         out = []
+        clause, params = articles_of(site)
         for url, published, checked, etag, modified in self.conn.execute(
             "SELECT url, published_at, last_checked, etag, last_modified FROM articles"
-            " WHERE site = ? AND julianday(published_at) >= julianday(?)",
-            (site, oldest),
+            f" WHERE {clause} AND julianday(published_at) >= julianday(?)",
+            [*params, oldest],
         ):
             pub = datetime.fromisoformat(published)
             last = datetime.fromisoformat(checked.replace("Z", "+00:00"))
@@ -78,10 +85,11 @@ class CrawlState:
 
     def articles_since(self, site: str, floor: datetime | None) -> list[dict[str, Any]]:
         """Every archived article of a site published since ``floor`` (all when None)."""
+        clause, params = articles_of(site)
         rows = self.conn.execute(
-            "SELECT url, etag, last_modified FROM articles WHERE site = ?"
+            f"SELECT url, etag, last_modified FROM articles WHERE {clause}"
             " AND (? IS NULL OR julianday(published_at) >= julianday(?))",
-            (site, floor.isoformat() if floor else None, floor.isoformat() if floor else None),
+            [*params, floor.isoformat() if floor else None, floor.isoformat() if floor else None],
         )
         return [{"url": u, "etag": e, "last_modified": m} for u, e, m in rows]
 
@@ -194,7 +202,8 @@ class CrawlState:
         )
 
     def runs(self, limit: int = 20, site: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM runs" + (" WHERE site = ?" if site else "") + " ORDER BY id DESC LIMIT ?"
-        cur = self.conn.execute(sql, (site, limit) if site else (limit,))
+        """The last runs, newest first; ``site`` is a site's one identity (host, or host:port)."""
+        clause, params = runs_of(site) if site else ("1", [])
+        cur = self.conn.execute(f"SELECT * FROM runs WHERE {clause} ORDER BY id DESC LIMIT ?", [*params, limit])
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur]

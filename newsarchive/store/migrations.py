@@ -246,6 +246,28 @@ def _m007_cluster_runs(conn: sqlite3.Connection) -> None:
     )
 
 
+# The registry keys runs and failures were recorded under before 008, and each one's site identity
+# (frozen here: a migration never reads code that may change later).
+_KEYS_008 = {
+    "baonghean": "baonghean.vn", "baohaiphong": "baohaiphong.vn", "baodanang": "baodanang.vn",
+    "congly": "congly.vn", "diendandoanhnghiep": "diendandoanhnghiep.vn", "hanoimoi": "hanoimoi.vn",
+    "nguoiquansat": "nguoiquansat.vn", "daibieunhandan": "daibieunhandan.vn", "markettimes": "markettimes.vn",
+    "ictvietnam": "ictvietnam.vn", "thitruongtaichinhtiente": "thitruongtaichinhtiente.vn",
+    "baotainguyenmoitruong": "baotainguyenmoitruong.vn",
+}
+
+
+def _m008_one_site_identity(conn: sqlite3.Connection) -> None:
+    """One site, one name: runs and failures were keyed by the spelling a crawl was given (a registry
+    key, or host:port with a default port written out); now by the site's identity, so a run of
+    ``baonghean`` resumes and retries what a run of ``https://baonghean.vn/`` left."""
+    for table in ("runs", "failures"):
+        conn.executemany(f"UPDATE {table} SET site = ? WHERE site = ?", [(v, k) for k, v in _KEYS_008.items()])
+        conn.execute(f"UPDATE {table} SET site = substr(site, 1, length(site) - 3) WHERE site LIKE '%:80'")
+        conn.execute(f"UPDATE {table} SET site = substr(site, 1, length(site) - 4) WHERE site LIKE '%:443'")
+        conn.execute(f"UPDATE {table} SET site = substr(site, 5) WHERE site LIKE 'www.%'")
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_views", _m002_views),
@@ -254,6 +276,7 @@ MIGRATIONS: list[Migration] = [
     ("005_search_cheaper_writes", _m005_search_cheaper_writes),
     ("006_ingested_batches", _m006_ingested_batches),
     ("007_cluster_runs", _m007_cluster_runs),
+    ("008_one_site_identity", _m008_one_site_identity),
 ]
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .sitefilter import articles_of
+
 RELEVANCE_WINDOW = 2000
 EXACT_WINDOW = 200  # how deep into the ranking exact-accent matches are looked for and lifted
 WEIGHTS = (10.0, 4.0, 1.0, 2.0)  # title, sapo, body, captions
@@ -286,9 +288,10 @@ class Filters:
 
     def sql(self) -> tuple[str, list[Any]]:
         where, params = [], []
-        if self.site:
-            where.append("a.site = ?")
-            params.append(self.site)
+        if self.site:  # the site's one identity (host, or host:port)
+            clause, values = articles_of(self.site, "a.")
+            where.append(clause)
+            params.extend(values)
         if self.section:
             where.append("a.section_id = (SELECT id FROM sections WHERE name = ?)")
             params.append(self.section)
