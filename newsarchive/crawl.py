@@ -14,6 +14,7 @@ import sqlite3
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -237,6 +238,7 @@ class RunRecorder:
         self.last_log = 0.0
         self.errors: list[str] = []
         self.task: Any = None
+        self.samples: deque[tuple[float, int]] = deque()  # (time, pages): the current rate
         self.signals = 0  # Ctrl-C / SIGTERM received
         self.kill_handler: Any = None  # Scrapy's handler for the second one
 
@@ -336,21 +338,49 @@ class RunRecorder:
             "failed": int(get("newsarchive/failed", 0) or 0),
         }
 
-    def line(self) -> str:
+    def phase(self) -> str:
+        """What the crawl is doing now, from the requests in the downloader."""
+        if self.signals:
+            return "stopping"
+        engine = self.crawler.engine
+        active = list(getattr(getattr(engine, "downloader", None), "active", ()) or ())
+        if not active:
+            return "starting" if not self.counts()["pages"] else "storing"
+        kinds = [("re-checking" if r.meta.get("revisit") else "discovering" if r.meta.get("discovery")
+                  else "fetching articles") for r in active]
+        return max(set(kinds), key=kinds.count)
+
+    def queued(self) -> int:
+        """Requests waiting in the scheduler (Scrapy keeps it on a private engine slot)."""
+        slot = getattr(self.crawler.engine, "_slot", None)
+        try:
+            return len(slot.scheduler) if slot is not None else 0
+        except TypeError:  # a scheduler without a length
+            return 0
+
+    def line(self, spider: Any = None) -> str:
         c = self.counts()
-        rate = c["pages"] / max(time.monotonic() - self.started, 1e-6)
-        return (f"pages {c['pages']}  new {c['new']}  revised {c['revised']}  unchanged {c['unchanged']}  "
-                f"errors {c['failed'] + len(self.errors)}  {rate:.1f} pages/s")
+        now = time.monotonic()
+        self.samples.append((now, c["pages"]))
+        while len(self.samples) > 2 and now - self.samples[0][0] > 10:
+            self.samples.popleft()
+        (t0, p0) = self.samples[0]
+        rate = (c["pages"] - p0) / (now - t0) if now - t0 >= 1 else c["pages"] / max(now - self.started, 1e-6)
+        elapsed = int(now - self.started)
+        key = spider.plan.key if getattr(spider, "plan", None) is not None else ""
+        return (f"{key}  {self.phase()}  {elapsed // 60}:{elapsed % 60:02d}  queue {self.queued()}  pages {c['pages']}"
+                f"  new {c['new']}  revised {c['revised']}  unchanged {c['unchanged']}"
+                f"  errors {c['failed'] + len(self.errors)}  {rate:.1f} pages/s")
 
     def progress(self, spider: Any) -> None:
         if self.quiet:
             return
         if self.tty:
-            sys.stderr.write("\r" + self.line() + "\x1b[K")
+            sys.stderr.write("\r" + self.line(spider) + "\x1b[K")
             sys.stderr.flush()
         elif time.monotonic() - self.last_log >= 30:
             self.last_log = time.monotonic()
-            sys.stderr.write(f"{datetime.now(UTC).strftime('%H:%M:%SZ')} {spider._plan().key}: {self.line()}\n")
+            sys.stderr.write(f"{datetime.now(UTC).strftime('%H:%M:%SZ')} {self.line(spider)}\n")
 
     @staticmethod
     def notes(spider: Any) -> list[str]:
@@ -385,7 +415,7 @@ class RunRecorder:
         outcome = self.outcome(reason, spider)
         self.stats.set_value("newsarchive/outcome", outcome)
         if self.tty:
-            sys.stderr.write("\r" + self.line() + "\x1b[K\n")
+            sys.stderr.write("\r" + self.line(spider) + "\x1b[K\n")
         self.finish(outcome, spider)
 
     def finish(self, outcome: str, spider: Any) -> None:
@@ -513,11 +543,19 @@ def every(site: str, db: Path, interval: timedelta, args: dict[str, Any]) -> int
     for name, value in (args.get("settings") or {}).items():
         command += ["-s", f"{name}={value}"]
     code = EXIT_OK
+    number = 0
     while not stop["flag"]:
         started = time.monotonic()
+        number += 1
         child["proc"] = subprocess.Popen(command)
         code = child["proc"].wait()
         child["proc"] = None
+        if not stop["flag"]:
+            wait = max(0.0, interval.total_seconds() - (time.monotonic() - started))
+            ended = datetime.now(UTC)
+            sys.stderr.write(f"{ended.strftime('%Y-%m-%dT%H:%M:%SZ')} run {number} of {site} ended (exit {code});"
+                             f" next run at {(ended + timedelta(seconds=wait)).strftime('%Y-%m-%dT%H:%M:%SZ')}\n")
+            sys.stderr.flush()
         while not stop["flag"] and time.monotonic() - started < interval.total_seconds():
             time.sleep(0.2)
     return code if code in (EXIT_OK, EXIT_PARTIAL) else EXIT_OK

@@ -222,6 +222,8 @@ def test_every_loops_until_sigterm(demo: DemoSite, tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+    # each run's end is stamped, with the next run's time
+    assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ run 1 of \S+ ended \(exit 0\); next run at \d{4}-", err), err
 
 
 def test_progress_line_on_a_terminal_and_plain_lines_otherwise(demo: DemoSite, tmp_path: Path) -> None:
@@ -245,7 +247,10 @@ def test_progress_line_on_a_terminal_and_plain_lines_otherwise(demo: DemoSite, t
     os.close(master)
     screen = b"".join(chunks).decode("utf-8", "replace")
     assert proc.returncode == 0
-    assert "\rpages " in screen and "new 60" in screen
+    key = demo.base.split("//")[1].rstrip("/")
+    assert f"\r{key}  " in screen and "new 60" in screen  # site, phase, elapsed, queue, rate
+    assert re.search(r"\r\S+  [a-z ]+  \d+:\d\d  queue \d+  pages \d+  new \d+ .*pages/s", screen)
+    assert any(phase in screen for phase in ("discovering", "fetching articles"))
     plain = run_cli("crawl", demo.base, "--db", str(tmp_path / "p.db"), "--since", "2020-01-01", *FAST)
     assert plain.returncode == 0 and "\r" not in plain.stderr and "\x1b" not in plain.stderr
     assert "60 new" in plain.stderr and plain.stdout == ""
