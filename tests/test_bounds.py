@@ -271,3 +271,30 @@ def test_a_listing_lost_to_a_server_error_makes_the_run_partial(tmp_path: Path) 
     assert "1 surface(s) dropped" in out.stderr
     assert run["outcome"] == "partial" and any("/tin-moi-nhat dropped: HTTP 500" in e for e in run["errors"])
     assert len(stored(db)) == 12  # the other surfaces still found every article
+
+
+def test_a_second_ctrl_c_stops_at_once_and_the_run_says_interrupted(tmp_path: Path) -> None:
+    site = DemoSite(30)
+    from conftest import slow_pages
+
+    slow_pages(site, 3.0)  # every page takes 3 s: the first Ctrl-C would wait for the transfers
+    db = tmp_path / "a.db"
+    with serve(site) as base, tempfile.TemporaryDirectory() as neutral:
+        env = {k: v for k, v in os.environ.items() if k != "NEWSARCHIVE_DB"}
+        proc = subprocess.Popen([sys.executable, "-m", "newsarchive.cli", "crawl", base, "--db", str(db),
+                                 "--since", "2020-01-01", *FAST], cwd=neutral, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(site.requests) < 3:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        signalled = time.monotonic()
+        _, err = proc.communicate(timeout=30)
+        stop_s = time.monotonic() - signalled
+    run = last_run(db)
+    assert proc.returncode == 6, err
+    assert stop_s < 2.5
+    assert run["outcome"] == "interrupted" and run["finished_at"]
+    assert "Traceback" not in err
