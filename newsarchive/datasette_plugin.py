@@ -1,7 +1,7 @@
 """Datasette plugin (entry point ``datasette: newsarchive``): the SQL functions newsarchive's canned
-search needs, readable article bodies and snippets, and the size limit of ``newsarchive sql`` on
-every connection. Loaded by ``newsarchive serve``, and by a plain ``datasette archive.db`` when
-newsarchive is installed."""
+search needs (and ``fold()``), a table search (``?_search=``) that folds diacritics, readable article
+bodies and snippets, and the size limit of ``newsarchive sql`` on every connection. Loaded by
+``newsarchive serve``, and by a plain ``datasette archive.db`` when newsarchive is installed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import html
 from typing import Any
 
 from datasette import hookimpl
+from datasette.utils import escape_fts
 
 from .store import search as fts
 from .store.queries import limit_connection
@@ -31,11 +32,20 @@ def _snippet(text: str, query: str) -> str:
     return fts.snippet(text, terms)
 
 
-@hookimpl
+def _escape_fts(query: str | None) -> str:
+    """Datasette's own ``escape_fts`` (each word quoted) over the folded query: its table search
+    (``?_search=``) then finds "Điện Biên" in the folded index as ``newsarchive search`` does (the
+    index's tokenizer folds every mark but the "đ" it never sees)."""
+    return escape_fts(fts.fold(query or ""))
+
+
+@hookimpl(trylast=True)  # after Datasette's own, so that its escape_fts is replaced by the folding one
 def prepare_connection(conn: Any) -> None:
     # the bounds of `newsarchive sql`: zeroblob(10**9) or printf('%.*c', 10**9, 'x') in a URL fails
     # at once ("string or blob too big") instead of building a gigabyte response
     limit_connection(conn)
+    fts.register_functions(conn)  # fold(), as in `newsarchive sql`
+    conn.create_function("escape_fts", 1, _escape_fts)
     conn.create_function("newsarchive_fold", 1, lambda t: fts.fold(t) if isinstance(t, str) else t,
                          deterministic=True)
     conn.create_function("newsarchive_query", 1, _query, deterministic=True)

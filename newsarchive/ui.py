@@ -1,8 +1,9 @@
 """The browsable UI: the archive in Datasette (the optional ``ui`` extra), searching the way
 ``newsarchive search`` does (diacritics folded), with facets and canned queries.
 
-Datasette's own table search passes the words to FTS5 as typed, which cannot fold "đ"; the
-search here is a canned query that goes through the same query parser and folded index.
+The canned **search** query goes through the command line's query parser, folded index and
+ranking. Datasette's own table search (``?_search=`` on ``articles`` and ``article_view``) uses
+``articles_fts``, with the query folded by the plugin's ``escape_fts``.
 """
 
 from __future__ import annotations
@@ -33,10 +34,14 @@ def metadata(db_name: str) -> dict[str, Any]:
                         "facets": ["site", "section", "kind", {"date": "published_at"}],
                         "sort_desc": "published_at",
                         "label_column": "title",
+                        "fts_table": "articles_fts",
+                        "fts_pk": "id",
                     },
+                    # author: the normal form ("Mai Quế" for every spelling of it); byline: as printed
                     "author_articles": {"facets": ["author", "site"], "sort_desc": "published_at"},
                     "tag_articles": {"facets": ["tag", "site"], "sort_desc": "published_at"},
-                    "articles": {"sort_desc": "published_at", "label_column": "title"},
+                    # ?_search= goes through articles_fts (keyed by article id), folded by the plugin
+                    "articles": {"sort_desc": "published_at", "label_column": "title", "fts_table": "articles_fts"},
                 },
                 "queries": {
                     "search": {
@@ -51,8 +56,8 @@ def metadata(db_name: str) -> dict[str, Any]:
                     },
                     "author": {
                         "title": "Articles of an author",
-                        "sql": "SELECT id, published_at, site, title, url FROM author_articles WHERE author = :author"
-                               " ORDER BY published_at DESC",
+                        "sql": "SELECT id, published_at, site, author, byline, title, url FROM author_articles"
+                               " WHERE author_key = fold(:author) ORDER BY published_at DESC",
                     },
                     "revised": {
                         "title": "Revised articles",

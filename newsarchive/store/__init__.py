@@ -218,13 +218,40 @@ class Archive:
                 c.execute(f"DELETE FROM {table} WHERE article = ?", (article,))
         if authors := record.get("authors"):
             c.executemany("INSERT INTO article_authors VALUES (?, ?, ?)",
-                          [(article, self._named("authors", name), pos) for pos, name in enumerate(authors)])
+                          [(article, self._author(name), pos) for pos, name in enumerate(authors)])
+        for name in [record.get("section"), *(record.get("breadcrumb") or [])]:
+            if isinstance(name, str) and name and ("sections+key", name) not in self._names:
+                # every level of the breadcrumb is a section, with its folded key (for --section)
+                c.execute("INSERT INTO sections(name, key) VALUES (?, ?) ON CONFLICT(name) DO UPDATE"
+                          " SET key = excluded.key WHERE key IS NULL", (name, search.name_key(name)))
+                self._names[("sections+key", name)] = 0
         if tags := record.get("tags"):
             c.executemany("INSERT INTO article_tags VALUES (?, ?, ?)",
                           [(article, self._named("tags", name), pos) for pos, name in enumerate(tags)])
         if images := record.get("images"):
             c.executemany("INSERT INTO images VALUES (?, ?, ?, ?)",
                           [(article, pos, img["src"], img.get("caption")) for pos, img in enumerate(images)])
+
+    def _author(self, name: str) -> int:
+        """The id of an author as printed (``name``, what the record gives back), created if new with
+        its folded ``key`` and the ``display`` form shared by every spelling of that key."""
+        found = self._names.get(("authors", name))
+        if found is not None:
+            return found
+        row = self.conn.execute("SELECT id FROM authors WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            key, display = search.name_key(name), search.author_display(name)
+            same = self.conn.execute("SELECT display FROM authors WHERE key = ? LIMIT 1", (key,)).fetchone()
+            if same and search.preferred_display(same[0], display) != same[0]:
+                self.conn.execute("UPDATE authors SET display = ? WHERE key = ?", (display, key))
+            elif same:
+                display = same[0]
+            row = (self.conn.execute("INSERT INTO authors(name, display, key) VALUES (?, ?, ?)",
+                                     (name, display, key)).lastrowid,)
+        if len(self._names) > 100_000:
+            self._names.clear()
+        self._names[("authors", name)] = int(row[0])
+        return int(row[0])
 
     def _columns(self, record: Mapping[str, Any]) -> dict[str, Any]:
         section = record.get("section")
@@ -476,13 +503,12 @@ class Archive:
                  section: str | None = None, author: str | None = None) -> tuple[list[str], list[Any]]:
         where: list[str] = []
         params: list[Any] = []
-        if section:
-            where.append("section_id = (SELECT id FROM sections WHERE name = ?)")
-            params.append(section)
-        if author:
-            where.append("id IN (SELECT aa.article FROM article_authors aa JOIN authors au ON au.id = aa.author"
-                         " WHERE au.name = ?)")
-            params.append(author)
+        if section:  # folded as search folds, and a parent section includes its children
+            where.append(search.section_filter("articles"))
+            params.extend([search.name_key(section)] * 2)
+        if author:  # folded: "mai que" finds "MAI QUẾ"
+            where.append(search.author_filter("articles"))
+            params.append(search.name_key(author))
         if since:
             where.append("julianday(published_at) >= julianday(?)")
             params.append(since)

@@ -194,7 +194,7 @@ def _m004_search(conn: sqlite3.Connection) -> None:
 def _reindex(conn: sqlite3.Connection) -> None:
     """Put every article in the (empty) search index, under its search key (given one if it
     has none yet; a key it has is kept, since it may have been bumped past a collision)."""
-    from .search import index, search_key
+    from .search import index_folded, search_key
 
     rows = conn.execute(
         "SELECT a.id, a.search_key, a.published_at, a.first_seen, a.title, a.sapo, a.body_text,"
@@ -204,7 +204,7 @@ def _reindex(conn: sqlite3.Connection) -> None:
         if key is None:
             key = search_key(article, published, first_seen)
             conn.execute("UPDATE articles SET search_key = ? WHERE id = ?", (key, article))
-        index(conn, key, {"title": title, "sapo": sapo, "body_text": body, "images": [{"caption": captions}]})
+        index_folded(conn, key, {"title": title, "sapo": sapo, "body_text": body, "images": [{"caption": captions}]})
 
 
 def _m005_search_cheaper_writes(conn: sqlite3.Connection) -> None:
@@ -268,6 +268,48 @@ def _m008_one_site_identity(conn: sqlite3.Connection) -> None:
         conn.execute(f"UPDATE {table} SET site = substr(site, 5) WHERE site LIKE 'www.%'")
 
 
+def _m009_folded_names(conn: sqlite3.Connection) -> None:
+    """Authors and sections are filtered and grouped the way search folds text: ``authors.key`` and
+    ``sections.key`` are the folded names ("mai que"), ``authors.display`` the normal form shown and
+    grouped on ("Mai Quế"; ``name`` stays the byline as printed). The sections table also names
+    every breadcrumb level, so that a parent section finds its children. ``articles_fts`` is a
+    second full-text index, keyed by article id, for the tools that look for ``<table>_fts``
+    (sqlite-utils search, Datasette's table search)."""
+    from .search import ECOSYSTEM_FTS_SQL, author_display, ecosystem_reindex, name_key, preferred_display
+
+    _script(
+        conn,
+        """
+        ALTER TABLE authors ADD COLUMN display TEXT;   -- the normal form (display case), one per key
+        ALTER TABLE authors ADD COLUMN key TEXT;       -- folded: lower case, no diacritics
+        CREATE INDEX authors_key ON authors(key);
+        ALTER TABLE sections ADD COLUMN key TEXT;
+        CREATE INDEX sections_key ON sections(key);
+        DROP VIEW author_articles;
+        CREATE VIEW author_articles AS
+        SELECT au.display AS author, au.name AS byline, au.key AS author_key, aa.position, a.id, a.title, a.url,
+               a.site, a.published_at
+        FROM article_authors aa JOIN authors au ON au.id = aa.author JOIN articles a ON a.id = aa.article;
+        """,
+    )
+    conn.execute(ECOSYSTEM_FTS_SQL)
+    displays: dict[str, str] = {}
+    authors = conn.execute("SELECT id, name FROM authors ORDER BY id").fetchall()
+    for _, name in authors:
+        key = name_key(name)
+        displays[key] = preferred_display(displays.get(key, author_display(name)), author_display(name))
+    for author_id, name in authors:
+        key = name_key(name)
+        conn.execute("UPDATE authors SET display = ?, key = ? WHERE id = ?", (displays[key], key, author_id))
+    names = {r[0] for r in conn.execute("SELECT name FROM sections")}
+    crumbs = {r[0] for r in conn.execute(
+        "SELECT DISTINCT j.value FROM articles a, json_each(a.breadcrumb) j WHERE j.type = 'text'")}
+    conn.executemany("INSERT INTO sections(name) VALUES (?)", [(n,) for n in sorted(crumbs - names) if n])
+    for section_id, name in conn.execute("SELECT id, name FROM sections").fetchall():
+        conn.execute("UPDATE sections SET key = ? WHERE id = ?", (name_key(name), section_id))
+    ecosystem_reindex(conn)
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_views", _m002_views),
@@ -277,6 +319,7 @@ MIGRATIONS: list[Migration] = [
     ("006_ingested_batches", _m006_ingested_batches),
     ("007_cluster_runs", _m007_cluster_runs),
     ("008_one_site_identity", _m008_one_site_identity),
+    ("009_folded_names", _m009_folded_names),
 ]
 
 

@@ -13,7 +13,8 @@ from . import StorageError
 
 # Introspection pragmas that only read
 SAFE_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
-                          "foreign_key_list", "table_list", "function_list", "collation_list", "database_list"})
+                          "foreign_key_list", "table_list", "function_list", "collation_list", "database_list",
+                          "data_version"})  # (FTS5 reads it on every MATCH)
 _ALLOWED = {
     sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE,
 }
@@ -56,6 +57,19 @@ def _failure(exc: Exception, time_limit: float) -> SQLError:
     return SQLError(f"SQL error: {message}")
 
 
+def _connect_virtual_tables(conn: sqlite3.Connection) -> None:
+    """Construct the full-text index tables before the authorizer is set: SQLite asks it about an
+    internal write to ``sqlite_master`` when it first connects a virtual table, and the refusal
+    would fail every ``MATCH`` ("vtable constructor failed"). A connected table stays connected."""
+    try:
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'")]
+        for name in names:
+            conn.execute(f'SELECT rowid FROM "{name.replace(chr(34), chr(34) * 2)}" LIMIT 0').fetchall()
+    except sqlite3.Error:
+        pass  # a table that cannot be connected fails the user's query that uses it, with its reason
+
+
 @contextmanager
 def query_rows(path: Path, sql: str, params: Mapping[str, Any] | None = None, *, time_limit: float = 5.0,
                max_rows: int | None = None) -> Iterator[tuple[list[str], Iterator[tuple[Any, ...]]]]:
@@ -76,7 +90,11 @@ def query_rows(path: Path, sql: str, params: Mapping[str, Any] | None = None, *,
         # text that is not valid UTF-8 is shown with U+FFFD rather than failing the whole query
         conn.text_factory = lambda b: b.decode("utf-8", "replace")
         limit_connection(conn)
+        from .search import register_functions
+
+        register_functions(conn)  # fold(): MATCH fold('Điện Biên'), fold(title) LIKE '%da nang%'
         conn.execute("PRAGMA query_only = 1")
+        _connect_virtual_tables(conn)
         conn.set_authorizer(_authorizer)
         deadline = time.monotonic() + time_limit
         conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
@@ -142,5 +160,9 @@ def stats(conn: sqlite3.Connection, days: int = 14) -> dict[str, Any]:
         "SELECT id, site, started_at, finished_at, outcome, pages_fetched, articles_new, articles_revised,"
         " articles_failed FROM runs ORDER BY id DESC LIMIT 10")]
     revised = conn.execute("SELECT count(*) FROM articles WHERE revision_count > 1").fetchone()[0]
+    # every spelling of an author ("MAI QUẾ", "Mai Quế") counts as one, under its normal form
+    authors = [dict(zip(("author", "articles"), r, strict=True)) for r in conn.execute(
+        "SELECT min(au.display), count(DISTINCT aa.article) FROM authors au JOIN article_authors aa"
+        " ON aa.author = au.id GROUP BY au.key ORDER BY 2 DESC, 1 LIMIT 20")]
     return {"sites": per_site, "sections": per_section, "days": per_day, "coverage": coverage, "runs": runs,
-            "revised_articles": revised}
+            "revised_articles": revised, "authors": authors}

@@ -266,16 +266,125 @@ def _pre_fold(text: str) -> str:
 
 
 def index(conn: sqlite3.Connection, key: int, record: Mapping[str, Any]) -> None:
-    cols = _columns(record)
+    """Index an article (whose row already holds ``key`` as its ``search_key``) in both indexes."""
+    folded = [_pre_fold(c) for c in _columns(record)]
+    _index_folded(conn, key, folded)
+    # the tools' index, keyed by article id: captions go with the body (articles has no captions column)
+    _index_ecosystem(conn, key, folded, "")
+
+
+def index_folded(conn: sqlite3.Connection, key: int, record: Mapping[str, Any]) -> None:
+    """Index an article in ``search_folded`` only (the migrations that rebuilt it before
+    ``articles_fts`` existed)."""
+    _index_folded(conn, key, [_pre_fold(c) for c in _columns(record)])
+
+
+def _index_folded(conn: sqlite3.Connection, key: int, folded: list[str]) -> None:
     conn.execute("INSERT INTO search_folded(rowid, title, sapo, body, captions) VALUES (?, ?, ?, ?, ?)",
-                 (key, *(_pre_fold(c) for c in cols)))
+                 (key, *folded))
 
 
 def unindex(conn: sqlite3.Connection, key: int, record: Mapping[str, Any]) -> None:
-    """Contentless FTS5 forgets a row only when told its old values."""
-    cols = _columns(record)
+    """Forget an article (whose row still holds ``key``) in both indexes: contentless FTS5, and
+    external-content FTS5 given values that are not the content's own, forget a row only when told
+    its old values."""
+    folded = [_pre_fold(c) for c in _columns(record)]
     conn.execute("INSERT INTO search_folded(search_folded, rowid, title, sapo, body, captions)"
-                 " VALUES ('delete', ?, ?, ?, ?, ?)", (key, *(_pre_fold(c) for c in cols)))
+                 " VALUES ('delete', ?, ?, ?, ?, ?)", (key, *folded))
+    _index_ecosystem(conn, key, folded, "delete")
+
+
+def _index_ecosystem(conn: sqlite3.Connection, key: int, folded: list[str], command: str) -> None:
+    # (an INSERT … SELECT into the virtual table costs 4 times a lookup and an INSERT … VALUES)
+    row = conn.execute("SELECT id FROM articles WHERE search_key = ?", (key,)).fetchone()
+    if row is None:
+        return
+    if command:
+        conn.execute("INSERT INTO articles_fts(articles_fts, rowid, title, sapo, body_text)"
+                     " VALUES (?, ?, ?, ?, ?)", (command, row[0], *_ecosystem_cols(folded)))
+    else:
+        conn.execute("INSERT INTO articles_fts(rowid, title, sapo, body_text) VALUES (?, ?, ?, ?)",
+                     (row[0], *_ecosystem_cols(folded)))
+
+
+# The index that other tools find (sqlite-utils' and Datasette's detect_fts look for an FTS table
+# whose content= names the table; they join its rowid to the table's rowid, the article id). The
+# same folding as search_folded ("đ" replaced before the tokenizer, which folds every other mark).
+# newsarchive's own search stays on search_folded, whose time-ordered key it needs.
+ECOSYSTEM_FTS_SQL = (
+    'CREATE VIRTUAL TABLE articles_fts USING fts5(title, sapo, body_text, content="articles",'
+    " content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+)
+
+
+def _ecosystem_cols(folded: list[str]) -> tuple[str, str, str]:
+    title, sapo, body, captions = folded
+    return title, sapo, f"{body} {captions}" if captions else body
+
+
+def ecosystem_reindex(conn: sqlite3.Connection) -> None:
+    """Fill the (empty) ``articles_fts`` from every article."""
+    rows = conn.execute(
+        "SELECT a.id, a.title, a.sapo, a.body_text,"
+        " (SELECT group_concat(caption, ' ') FROM images i WHERE i.article = a.id) FROM articles a")
+    for article, *cols in rows.fetchall():
+        folded = [_pre_fold(c or "") for c in cols]
+        conn.execute("INSERT INTO articles_fts(rowid, title, sapo, body_text) VALUES (?, ?, ?, ?)",
+                     (article, *_ecosystem_cols(folded)))
+
+
+def name_key(name: str) -> str:
+    """What author and section names are matched and grouped on: NFC, whitespace collapsed, folded
+    ("MAI QUẾ", "Mai  Quế", "mai que" → "mai que")."""
+    return fold(" ".join(unicodedata.normalize("NFC", name).split()))
+
+
+_VOWELS = frozenset("aeiouy")
+
+
+def author_display(name: str) -> str:
+    """An author's normal form, for display and grouping: NFC, whitespace collapsed, each word that
+    is written all in capitals or all in small letters capitalised ("MAI QUẾ", "mai quế" → "Mai
+    Quế"; "ĐỖ" → "Đỗ"). A word in mixed case is kept as written ("McNeil"), and so is an
+    abbreviation in capitals without a vowel, which no Vietnamese syllable lacks ("TTXVN", "PV",
+    "CTV", "PGS.TS")."""
+    words = []
+    for word in unicodedata.normalize("NFC", name).split():
+        if word.isupper() and not _VOWELS.intersection(fold(word)):
+            words.append(word)
+        elif word.isupper() or word.islower():
+            words.append("-".join(part[:1].upper() + part[1:].lower() for part in word.split("-")))
+        else:
+            words.append(word)
+    return " ".join(words)
+
+
+def preferred_display(current: str, candidate: str) -> str:
+    """Of two normal forms of one author (one key), the one that keeps more diacritics ("Mai Quế"
+    over "Mai Que"); the first one seen on a tie."""
+    def marks(s: str) -> int:
+        return sum(1 for ch in s if not ch.isascii())
+    return candidate if marks(candidate) > marks(current) else current
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """SQL functions for users' queries (``newsarchive sql``, Datasette): ``fold(text)``, the
+    folding search uses, so that ``WHERE articles_fts MATCH fold('Điện Biên')`` or
+    ``fold(title) LIKE '%da nang%'`` work."""
+    conn.create_function("fold", 1, lambda t: fold(t) if isinstance(t, str) else t, deterministic=True)
+
+
+def section_filter(alias: str) -> str:
+    """SQL (two parameters, both the folded section name): the article's section is the one asked
+    for, or has it among its breadcrumb's levels (a parent section includes its children)."""
+    return (f"({alias}.section_id IN (SELECT id FROM sections WHERE key = ?) OR EXISTS (SELECT 1 FROM"
+            f" json_each({alias}.breadcrumb) j WHERE j.value IN (SELECT name FROM sections WHERE key = ?)))")
+
+
+def author_filter(alias: str) -> str:
+    """SQL (one parameter, the folded author name): one of the article's authors is that one."""
+    return (f"{alias}.id IN (SELECT aa.article FROM article_authors aa JOIN authors au ON au.id = aa.author"
+            " WHERE au.key = ?)")
 
 
 @dataclass(frozen=True)
@@ -293,12 +402,11 @@ class Filters:
             where.append(clause)
             params.extend(values)
         if self.section:
-            where.append("a.section_id = (SELECT id FROM sections WHERE name = ?)")
-            params.append(self.section)
+            where.append(section_filter("a"))
+            params.extend([name_key(self.section)] * 2)
         if self.author:
-            where.append("a.id IN (SELECT aa.article FROM article_authors aa JOIN authors au ON au.id = aa.author"
-                         " WHERE au.name = ?)")
-            params.append(self.author)
+            where.append(author_filter("a"))
+            params.append(name_key(self.author))
         if self.since:
             where.append("f.rowid >= ?")
             params.append(key_floor(self.since))
