@@ -80,6 +80,11 @@ def run_key(url: str) -> str:
     """What makes two URLs one article within a crawl run: the OneCMS id on its site where the URL
     has one (slug, case and query variants all carry it), else the URL in w3lib's canonical form
     (percent-encoding, IDN hosts, query order and tracking parameters compared equal)."""
+    found = article_id(url)
+    if found:  # the common case, and a hot one (every article link of a crawl): no w3lib needed
+        site = origin_site(url)
+        if site.isascii():
+            return f"{site}#{found}"
     from w3lib.url import canonicalize_url
 
     try:

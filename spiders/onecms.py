@@ -224,11 +224,12 @@ class OneCMSSpider(scrapy.Spider):
             return None, True
         if self.known(url):
             return None, plan.stop_at_known
-        if self._frontier().requested(run_key(url)):
+        key = run_key(url)
+        if self._frontier().requested(key):
             return None, False
         if self.full():
             return None, True
-        return self.article_request(url), False
+        return self.article_request(url, key=key), False
 
     def known(self, url: str) -> bool:
         return self._frontier().known(canonical(url), article_id(url))
@@ -237,10 +238,10 @@ class OneCMSSpider(scrapy.Spider):
         # a crawl never follows links to other hosts (ports included)
         return urlsplit(url).netloc.lower() == urlsplit(self.base).netloc.lower()
 
-    def article_request(self, url: str, priority: int = ARTICLE) -> Request | None:
+    def article_request(self, url: str, priority: int = ARTICLE, key: str | None = None) -> Request | None:
         """The request for an article URL, unless this run (any worker of it) already made one."""
         url = canonical(url)
-        if not self._frontier().claim(run_key(url)):  # one fetch per article, whatever URL variant
+        if not self._frontier().claim(key or run_key(url)):  # one fetch per article, whatever URL variant
             return None
         # dont_filter: duplicates are kept out by the frontier; the dupefilter would silently drop
         # a redirect back to the same URL, and the article would be neither archived nor failed
@@ -321,11 +322,12 @@ class OneCMSSpider(scrapy.Spider):
                 continue
             if url.startswith(("http://", "https://")) and self.same_site(url) and is_article_url(url):
                 self.crawler.stats.inc_value("newsarchive/links_found")
-                if self._frontier().requested(run_key(url)) or self.known(url):
+                key = run_key(url)
+                if self._frontier().requested(key) or self.known(url):
                     continue
                 if self.full():
                     return
-                if request := self.article_request(url, priority=ARTICLE - 1):
+                if request := self.article_request(url, priority=ARTICLE - 1, key=key):
                     yield request
 
     def load_more_url(self, response: TextResponse, last_pid: str) -> str | None:
