@@ -51,7 +51,7 @@ def fetch(url: str, overrides: dict[str, Any] | None = None) -> Fetched:
 
     process = CrawlerProcess(project_settings(overrides))
     crawler = process.create_crawler(UrlSpider)
-    process.crawl(crawler, url=url)
+    process.crawl(crawler, url=url, store=False)  # scrape prints, then stores itself
     process.start()
     spider = crawler.spider
     if spider is not None and spider.outcome is not None:
