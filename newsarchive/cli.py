@@ -12,12 +12,14 @@ import csv
 import json
 import math
 import os
+import re
+import shlex
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable
-from contextlib import ExitStack
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +28,7 @@ import click
 
 from . import __version__
 from .extract import NotAnArticle, extract
-from .store import Archive, RawPage, StorageError, busy_timeout, default_db_path
+from .store import DEFAULT_DB, Archive, RawPage, StorageError, busy_timeout, default_db_path
 
 EXIT_FAIL = 1
 EXIT_USAGE = 2
@@ -93,12 +95,30 @@ def db_option(f: Any) -> Any:
         "db_path",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="Archive database (default: $NEWSARCHIVE_DB or data/archive.db).",
+        envvar="NEWSARCHIVE_DB",
+        metavar="PATH",
+        help=f"Archive database file [default: $NEWSARCHIVE_DB if set, else {DEFAULT_DB} under the current"
+             " directory]. Its directory must exist: only the default's is created.",
     )(f)
 
 
-def open_archive(db_path: Path | None, readonly: bool = False) -> Archive:
+def archive_path(db_path: Path | None) -> Path:
+    """The archive a command uses: --db (or $NEWSARCHIVE_DB, which click reads for it), else
+    data/archive.db under the current directory. Only that default is created with its directory:
+    a path into a directory that does not exist is a mistake (a typo would start a second archive
+    somewhere), one line and exit 2, for every command."""
     path = db_path or default_db_path()
+    if path != DEFAULT_DB and not path.parent.is_dir():
+        ctx = click.get_current_context(silent=True)
+        source = ctx.get_parameter_source("db_path") if ctx else None
+        given = "$NEWSARCHIVE_DB" if source is click.core.ParameterSource.ENVIRONMENT else "--db"
+        raise Failure(f"{given} {path}: the directory {path.parent} does not exist (create it first; only the"
+                      f" default {DEFAULT_DB} is created with its directory)", EXIT_USAGE)
+    return path
+
+
+def open_archive(db_path: Path | None, readonly: bool = False) -> Archive:
+    path = archive_path(db_path)
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.meta[_OPENED] = (path, not readonly or bool(ctx.meta.get(_OPENED, (path, False))[1]))
@@ -114,20 +134,50 @@ def check_archive(db_path: Path | None, readonly: bool = False) -> None:
     open_archive(db_path, readonly).close()
 
 
-def parse_date_option(value: str | None, end: bool = False) -> str | None:
-    """``YYYY-MM-DD`` (midnight at +07:00) or full ISO 8601."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            return datetime.fromisoformat(text + "T00:00:00+07:00").isoformat()
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not YYYY-MM-DD or ISO 8601") from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=datetime.fromisoformat("2000-01-01T00:00:00+07:00").tzinfo)
-    return dt.isoformat()
+VN = timezone(timedelta(hours=7))  # the sites' offset: dates without one are read at +07:00
+DATE_FORMS = ("YYYY-MM-DD (midnight at +07:00), ISO 8601 (2026-11-20T08:30:00+07:00, or Z; without an offset"
+              " +07:00), 7d / 12h / 30m / 2w ago, yesterday or today (midnight at +07:00)")
+DATE_HELP = "YYYY-MM-DD, ISO 8601, 7d / 12h / 30m / 2w ago, yesterday or today (+07:00 unless an offset is given)"
+_RELATIVE = re.compile(r"(\d{1,6})\s*([wdhm])")
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_date(value: str, now: datetime | None = None) -> str:
+    """One date option's value as ISO 8601 with its offset (``ValueError`` for anything else):
+    ``YYYY-MM-DD`` (midnight at +07:00); full ISO 8601 (``Z`` or an offset; none means +07:00);
+    ``7d``, ``12h``, ``30m``, ``2w`` before now; ``today`` and ``yesterday`` (midnight at +07:00)."""
+    text = value.strip().lower()
+    now = (now or datetime.now(UTC)).astimezone(VN).replace(microsecond=0)
+    if text in ("today", "yesterday"):
+        day = now.replace(hour=0, minute=0, second=0)
+        return (day - timedelta(days=1) if text == "yesterday" else day).isoformat()
+    if m := _RELATIVE.fullmatch(text):
+        return (now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})).isoformat()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        text += "t00:00:00"
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}.*", text):
+        raise ValueError(value)
+    dt = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    return (dt if dt.tzinfo else dt.replace(tzinfo=VN)).isoformat()
+
+
+class DateType(click.ParamType):
+    """The type of every date option (--since, --until): its value becomes ISO 8601 with an offset;
+    anything else is a usage error (exit 2) naming the option and the accepted forms."""
+
+    name = "date"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return parse_date(str(value))
+        except (ValueError, OverflowError):
+            self.fail(f"{value!r} is not a date; use {DATE_FORMS}", param, ctx)
+
+
+DATE = DateType()
 
 
 def emit_json(obj: Any) -> None:
@@ -157,6 +207,17 @@ class SafeCSV:
 
     def writerow(self, row: Iterable[Any]) -> None:
         self._writer.writerow([csv_cell(v) for v in row])
+
+
+BOM = "\ufeff"  # what Excel needs to read a CSV file as UTF-8 (Vietnamese) rather than the locale's code page
+
+
+def one_format(as_json: bool, as_csv: bool, bom: bool = False) -> None:
+    """--json and --csv together is bad usage (exit 2), as is --bom without --csv."""
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv cannot be used together: choose one")
+    if bom and not as_csv:
+        raise click.UsageError("--bom only goes with --csv")
 
 
 def json_value(value: Any) -> Any:
@@ -194,6 +255,17 @@ def cli() -> None:
     """Scrape and archive news articles (OneCMS sites first) into one SQLite file."""
 
 
+def check_target(target: str) -> None:
+    """A URL of another scheme than http(s) (htp://, ftp://, file://, data:) is bad usage, exit 2;
+    "c:" is a drive letter, and a saved page whose name has a colon in it is still read."""
+    scheme = urlsplit(target).scheme.lower()
+    if scheme in ("http", "https"):
+        return
+    if "://" in target or (len(scheme) > 1 and not Path(target).exists()):
+        raise Failure(f"refused: {_short(target, 60)} is not an http:// or https:// URL (the only schemes scrape"
+                      " accepts) nor a saved page", EXIT_USAGE)
+
+
 def _scrape(target: str, url: str | None, verbose: bool = False, allow_private: bool = False,
             hosts: dict[str, str] | None = None, hosts_only: bool = False) -> tuple[dict[str, Any], RawPage]:
     scheme = urlsplit(target).scheme.lower()
@@ -226,8 +298,7 @@ def _scrape(target: str, url: str | None, verbose: bool = False, allow_private: 
         except NotAnArticle as exc:
             raise Failure(f"not an article: {got.url} ({exc})") from exc
         return record, page
-    if len(scheme) > 1:  # "c:" would be a drive letter
-        raise Failure(f"refused: only http and https URLs can be scraped, not {scheme}: URLs", EXIT_FAIL)
+    check_target(target)
     path = Path(target)
     try:
         body = path.read_bytes()
@@ -262,7 +333,8 @@ def scrape(target: str, db_path: Path | None, as_json: bool, no_store: bool, url
     Private, loopback and link-local addresses are refused unless --allow-private is given,
     judged on the address connected to (redirects included).
     Exit codes: 0 archived (or printed), 1 failure (unreachable, HTTP error, not an article,
-    unreadable file, refused address, an archive that cannot be read), 2 bad usage, 3 robots.txt
+    unreadable file, refused address, an archive that cannot be read), 2 bad usage (a URL whose
+    scheme is not http or https, as htp:// or ftp://; --db into a missing directory), 3 robots.txt
     forbids the URL, 7 the archive cannot be written (read-only, locked, full)."""
     from .netguard import parse_hosts
 
@@ -272,6 +344,7 @@ def scrape(target: str, db_path: Path | None, as_json: bool, no_store: bool, url
         hosts = parse_hosts(list(resolve_entries))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--resolve") from exc
+    check_target(target)
     with ExitStack() as stack:
         # opened first: an archive that cannot take the record fails before anything is fetched
         archive = None if no_store else stack.enter_context(open_archive(db_path))
@@ -295,7 +368,8 @@ def scrape(target: str, db_path: Path | None, as_json: bool, no_store: bool, url
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the record object (JSON).")
 @click.option("--revisions", is_flag=True, help="Include every stored version, oldest first.")
-@click.option("--diff", is_flag=True, help="A readable diff (title, sapo, body) between two versions.")
+@click.option("--diff", is_flag=True,
+              help="What changed between two versions, field by field (text, lists, dates, images and captions).")
 @click.option("--from", "rev_from", type=int, help="With --diff: the older version [default: the one before --to].")
 @click.option("--to", "rev_to", type=int, help="With --diff: the newer version [default: the current one].")
 def show(target: str, db_path: Path | None, as_json: bool, revisions: bool, diff: bool, rev_from: int | None,
@@ -323,10 +397,17 @@ def show(target: str, db_path: Path | None, as_json: bool, revisions: bool, diff
 
 
 def revision_diff(revs: list[dict[str, Any]], rev_from: int | None, rev_to: int | None) -> str:
-    """Unified diffs of title, sapo and body (one paragraph a line) between two versions."""
-    import difflib
-
+    """What changed between two versions, for every field of the record but fetched_at (in the
+    header): a field name line, then "-" lines for what was removed and "+" lines for what was
+    added. Text by paragraph (a unified diff of the paragraphs); lists (authors, tags, breadcrumb)
+    by item; images as "src | caption", so that a changed caption shows. An article with one
+    version has nothing to compare: said so, not an error."""
     by_number = {r["revision"]: r for r in revs}
+    if len(revs) < 2:
+        only = revs[0] if revs else None
+        return ("only one version of this article" + (f" (version {only['revision']}, {only['reason']}, fetched"
+                                                      f" {only['fetched_at']})" if only else "")
+                + ": nothing to compare\n")
     new = rev_to if rev_to is not None else revs[-1]["revision"]
     old = rev_from if rev_from is not None else new - 1
     if old not in by_number or new not in by_number or old >= new:
@@ -334,14 +415,95 @@ def revision_diff(revs: list[dict[str, Any]], rev_from: int | None, rev_to: int 
         raise Failure(f"no such pair of versions {old}..{new} (this article has versions {available})")
     a, b = by_number[old], by_number[new]
     out = [f"version {old} ({a['reason']}, {a['fetched_at']}) → version {new} ({b['reason']}, {b['fetched_at']})\n"]
-    for field in ("title", "sapo", "body_text"):
-        before = (a["record"].get(field) or "").split("\n\n")
-        after = (b["record"].get(field) or "").split("\n\n")
-        lines = list(difflib.unified_diff(before, after, f"{field} v{old}", f"{field} v{new}", lineterm="", n=1))
-        out.extend(line + "\n" for line in lines)
+    from .record import FIELDS
+
+    for field in FIELDS:
+        if field == "fetched_at":
+            continue
+        lines = field_diff(field, a["record"].get(field), b["record"].get(field))
+        if lines:
+            out.append(f"{field}:\n")
+            out.extend(line + "\n" for line in lines)
     if len(out) == 1:
-        out.append("(no difference in title, sapo or body)\n")
+        out.append("(no difference in any field)\n")
     return "".join(out)
+
+
+def field_diff(field: str, before: Any, after: Any) -> list[str]:
+    """The lines of one field's change ("-" removed, "+" added); none when it did not change."""
+    import difflib
+
+    if before == after:
+        return []
+    if field == "images":
+        before = [f"{i.get('src')} | {i.get('caption') or '(no caption)'}" for i in before or []]
+        after = [f"{i.get('src')} | {i.get('caption') or '(no caption)'}" for i in after or []]
+    if isinstance(before, list) or isinstance(after, list):
+        before, after = [str(x) for x in before or []], [str(x) for x in after or []]
+        removed = [x for x in before if x not in after]
+        added = [x for x in after if x not in before]
+        if not removed and not added:  # the same items in another order
+            return ["-" + ", ".join(before) + "  (order)", "+" + ", ".join(after) + "  (order)"]
+        return [f"-{x}" for x in removed] + [f"+{x}" for x in added]
+    old_text = "(none)" if before is None else str(before)
+    new_text = "(none)" if after is None else str(after)
+    if "\n" not in old_text + new_text:
+        return [f"-{old_text}", f"+{new_text}"]
+    paragraphs = ([p for p in text.split("\n") if p.strip()] for text in (old_text, new_text))
+    lines = difflib.unified_diff(*paragraphs, lineterm="", n=1)
+    return [line for line in lines if not line.startswith(("---", "+++"))]
+
+
+def check_output(output: Path | None) -> None:
+    """-o into a directory that does not exist is bad usage (exit 2), said before anything is read."""
+    if output is not None and not output.parent.is_dir():
+        raise Failure(f"-o {output}: the directory {output.parent} does not exist", EXIT_USAGE)
+
+
+@contextmanager
+def output_stream(output: Path | None, binary: bool = False, bom: bool = False) -> Iterator[Any]:
+    """stdout, or the file -o names, written whole or not at all: into a temporary file beside it,
+    renamed over it once everything is written, so a failure part way leaves no half-written file
+    (and an older file of that name as it was). What is not a regular file (/dev/null, a pipe) is
+    written directly. A write that fails is one line, exit 1."""
+    check_output(output)
+    if output is None:
+        sys.stdout.flush()
+        stream = open(sys.stdout.fileno(), "wb", closefd=False) if binary else sys.stdout
+        try:
+            if bom:
+                stream.write(BOM)
+            yield stream
+        except OSError as exc:
+            raise Failure(f"cannot write to stdout: {exc.strerror or exc}") from exc
+        finally:
+            if binary:
+                stream.close()
+        return
+    if output.exists() and not output.is_file():
+        try:
+            with output.open("wb") if binary else output.open("w", encoding="utf-8", newline="") as stream:
+                if bom:
+                    stream.write(BOM)
+                yield stream
+        except OSError as exc:
+            raise Failure(f"cannot write {output}: {exc.strerror or exc}") from exc
+        return
+    final = Path(os.path.realpath(output))
+    partial = final.with_name(f".{final.name}.{os.getpid()}.part")
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+            if bom:
+                stream.write(BOM)
+            yield stream
+        if final.exists():
+            os.chmod(partial, final.stat().st_mode & 0o7777)
+        os.replace(partial, final)
+    except OSError as exc:
+        raise Failure(f"cannot write {output}: {exc.strerror or exc} (nothing was written)") from exc
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _export_warc(archive: Archive, output: Path | None, wanted: set[int] | None, filters: dict[str, Any]) -> None:
@@ -350,36 +512,58 @@ def _export_warc(archive: Archive, output: Path | None, wanted: set[int] | None,
     if output is None and sys.stdout.isatty():
         raise Failure("a WARC is binary: give -o FILE (or redirect stdout)", EXIT_USAGE)
     ids = (a for batch in archive.id_batches(500, **filters) for a in batch if wanted is None or a in wanted)
-    try:
-        with (output.open("wb") if output else open(sys.stdout.fileno(), "wb", closefd=False)) as out:
-            n = export_warc(archive, out, ids)
-    except OSError as exc:
-        raise Failure(f"cannot write {output or 'stdout'}: {exc.strerror or exc}") from exc
+    with output_stream(output, binary=True) as out:
+        n = export_warc(archive, out, ids)
     click.echo(f"wrote {n} response records{f' to {output}' if output else ''}", err=True)
 
 
 CSV_COLUMNS = ("id", "url", "site", "article_id", "kind", "title", "sapo", "dateline", "authors", "published_at",
-               "modified_at", "section", "breadcrumb", "tags", "body_text", "images", "source", "language",
-               "extractor", "extractor_version", "fetched_at")
+               "modified_at", "section", "breadcrumb", "tags", "body_text", "image_urls", "image_captions", "source",
+               "language", "extractor", "extractor_version", "fetched_at")
+CSV_LIST = "; "  # authors, breadcrumb, tags
+CSV_IMAGES = " | "  # image_urls, image_captions (captions often hold a ";")
+
+
+def csv_row(article: int, rec: dict[str, Any]) -> list[Any]:
+    """One article as the CSV columns: lists joined, images as two aligned columns."""
+    row = {"id": article, **rec}
+    for key in ("authors", "breadcrumb", "tags"):
+        row[key] = CSV_LIST.join(rec[key])
+    row["image_urls"] = CSV_IMAGES.join(i["src"] for i in rec["images"])
+    captions = [" ".join((i["caption"] or "").split()) for i in rec["images"]]
+    row["image_captions"] = CSV_IMAGES.join(captions) if any(captions) else ""
+    return [row[c] for c in CSV_COLUMNS]
 
 
 @cli.command()
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "warc"]), default="jsonl", show_default=True,
               help="warc: the stored raw pages (headers, bodies, fetch times) as a gzipped WARC 1.1 file.")
-@click.option("--since", help="Published at or after (YYYY-MM-DD or ISO 8601).")
-@click.option("--until", help="Published before (YYYY-MM-DD or ISO 8601).")
+@click.option("--since", type=DATE, help=f"Published at or after this date: {DATE_HELP}.")
+@click.option("--until", type=DATE, help=f"Published before this date: {DATE_HELP}.")
 @click.option("--site", help="Only this site (host without www.).")
 @click.option("--section", help="Only this section name.")
 @click.option("--author", help="Only articles credited to this person.")
 @click.option("--query", help="Only articles matching this search query (newsarchive search syntax).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file, not stdout.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file, not stdout: whole or not at all (its directory must exist).")
+@click.option("--bom/--no-bom", default=None,
+              help="CSV: start with a UTF-8 BOM, which Excel needs to show Vietnamese [default: --bom with -o FILE,"
+                   " --no-bom on stdout].")
 def export(db_path: Path | None, fmt: str, since: str | None, until: str | None, site: str | None,
-           section: str | None, author: str | None, query: str | None, output: Path | None) -> None:
+           section: str | None, author: str | None, query: str | None, output: Path | None,
+           bom: bool | None) -> None:
     """Export archived articles: JSONL (one record object per line), CSV (one row per article) or
     WARC (the raw pages they were extracted from). Takes the filters of 'newsarchive search'.
-    A CSV cell starting with = + - @ tab or CR gets a leading ' (no spreadsheet formulas)."""
-    since_v, until_v = parse_date_option(since), parse_date_option(until)
+
+    CSV: lists (authors, breadcrumb, tags) are joined with "; "; images are two columns,
+    image_urls and image_captions, each joined with " | " (the nth caption belongs to the nth
+    image, empty when it has none). A cell starting with = + - @ tab or CR gets a leading ' (no
+    spreadsheet formulas)."""
+    since_v, until_v = since, until
+    if bom is not None and fmt != "csv":
+        raise click.UsageError("--bom and --no-bom only go with --format csv")
+    check_output(output)
     with open_archive(db_path, readonly=True) as archive:
         wanted: set[int] | None = None
         if query:
@@ -393,8 +577,7 @@ def export(db_path: Path | None, fmt: str, since: str | None, until: str | None,
             _export_warc(archive, output, wanted, dict(since=since_v, until=until_v, site=site, section=section,
                                                        author=author))
             return
-        out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
-        try:
+        with output_stream(output, bom=fmt == "csv" and (bom if bom is not None else output is not None)) as out:
             writer = SafeCSV(out) if fmt == "csv" else None
             if writer:
                 writer.writerow(CSV_COLUMNS)
@@ -405,14 +588,7 @@ def export(db_path: Path | None, fmt: str, since: str | None, until: str | None,
                 if writer is None:
                     out.write(json.dumps(rec, ensure_ascii=False) + "\n")
                     continue
-                row = {"id": article, **rec}
-                for key in ("authors", "breadcrumb", "tags"):
-                    row[key] = "; ".join(rec[key])
-                row["images"] = json.dumps([[i["src"], i["caption"]] for i in rec["images"]], ensure_ascii=False)
-                writer.writerow([row[c] for c in CSV_COLUMNS])
-        finally:
-            if output:
-                out.close()
+                writer.writerow(csv_row(article, rec))
 
 
 @cli.command()
@@ -421,21 +597,33 @@ def export(db_path: Path | None, fmt: str, since: str | None, until: str | None,
 @click.option("--site", help="Only this site (host without www.).")
 @click.option("--section", help="Only this section name, e.g. 'Xã hội'.")
 @click.option("--author", help="Only articles credited to this person.")
-@click.option("--since", help="Published at or after (YYYY-MM-DD or ISO 8601).")
-@click.option("--until", help="Published before (YYYY-MM-DD or ISO 8601).")
+@click.option("--since", type=DATE, help=f"Published at or after this date: {DATE_HELP}.")
+@click.option("--until", type=DATE, help=f"Published before this date: {DATE_HELP}.")
 @click.option("--limit", type=click.IntRange(min=1, max=10000), default=20, show_default=True)
 @click.option("--sort", type=click.Choice(["relevance", "newest"]), default="relevance", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of hits.")
 @click.option("--csv", "as_csv", is_flag=True,
               help="CSV, one hit per row (a cell starting with = + - @ tab or CR gets a leading ').")
+@click.option("--bom", is_flag=True, help="With --csv: start with a UTF-8 BOM (for Excel).")
+@click.option("--highlight", is_flag=True,
+              help="Wrap the matched words of each snippet in <mark>…</mark> [default: plain text; bold on a"
+                   " terminal].")
 def search(query: str, db_path: Path | None, site: str | None, section: str | None, author: str | None,
-           since: str | None, until: str | None, limit: int, sort: str, as_json: bool, as_csv: bool) -> None:
+           since: str | None, until: str | None, limit: int, sort: str, as_json: bool, as_csv: bool, bom: bool,
+           highlight: bool) -> None:
     """Full-text search of titles, sapos, bodies and captions, with or without diacritics
     ("dien bien" finds "Điện Biên"). Quoted phrases, AND / OR / NOT and prefix* work; a query typed
     with diacritics ranks the exact-accent matches first."""
     from .store import search as fts
 
-    filters = fts.Filters(site, section, author, parse_date_option(since), parse_date_option(until))
+    one_format(as_json, as_csv, bom)
+    if highlight:
+        marks = ("<mark>", "</mark>")
+    elif sys.stdout.isatty() and not (as_json or as_csv):
+        marks = (click.style("", bold=True, reset=False), click.style("", reset=True))
+    else:
+        marks = ("", "")
+    filters = fts.Filters(site, section, author, since, until)
     with open_archive(db_path, readonly=True) as archive:
         try:
             q = fts.parse_query(query)
@@ -451,10 +639,12 @@ def search(query: str, db_path: Path | None, site: str | None, section: str | No
                          if any(term.rstrip("*") in fts.fold(t) for term in q.terms)), rec["body_text"])
             hits.append({"id": article, "url": rec["url"], "title": rec["title"], "published_at": rec["published_at"],
                          "site": rec["site"], "authors": rec["authors"], "section": rec["section"],
-                         "snippet": fts.snippet(text, q.terms)})
+                         "snippet": fts.snippet(text, q.terms, marks=marks)})
     if as_json:
         emit_json(hits)
     elif as_csv:
+        if bom:
+            sys.stdout.write(BOM)
         writer = SafeCSV(sys.stdout)
         writer.writerow(["id", "url", "title", "published_at", "site", "authors", "section", "snippet"])
         for h in hits:
@@ -462,10 +652,8 @@ def search(query: str, db_path: Path | None, site: str | None, section: str | No
                              h["section"] or "", h["snippet"]])
     else:
         for h in hits:
-            snippet = h["snippet"].replace("<mark>", click.style("", bold=True, reset=False)).replace(
-                "</mark>", click.style("", reset=True)) if sys.stdout.isatty() else h["snippet"]
             click.echo(f"[{h['id']}] {h['title']}\n  {h['published_at'] or '-'}  {h['site']}  "
-                       f"{', '.join(h['authors']) or '-'}\n  {h['url']}\n  {snippet}\n")
+                       f"{', '.join(h['authors']) or '-'}\n  {h['url']}\n  {h['snippet']}\n")
         if not hits:
             click.echo("no matches", err=True)
 
@@ -482,17 +670,19 @@ def search(query: str, db_path: Path | None, site: str | None, section: str | No
 @click.option("--time-limit", type=click.FloatRange(min=0.01), default=5.0, show_default=True, help="Seconds.")
 @click.option("--max-rows", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="Stop with an error past this many rows.")
+@click.option("--bom", is_flag=True, help="With --csv: start with a UTF-8 BOM (for Excel).")
 def sql_command(statement: str, db_path: Path | None, params: tuple[tuple[str, str], ...], as_json: bool,
-                as_csv: bool, time_limit: float, max_rows: int) -> None:
+                as_csv: bool, time_limit: float, max_rows: int, bom: bool) -> None:
     """Read-only SQL over the archive: SELECT only (writes, ATTACH and PRAGMA changes are refused),
     parameters with -p NAME VALUE, interrupted after a time limit; a value (string or BLOB) may not
     exceed 64 MiB. Rows are written as they come. See docs/schema.md."""
     from .store.queries import SQLError, query_rows
 
+    one_format(as_json, as_csv, bom)
     out = sys.stdout
     first = True
     try:
-        with query_rows(db_path or default_db_path(), statement, dict(params), time_limit=time_limit,
+        with query_rows(archive_path(db_path), statement, dict(params), time_limit=time_limit,
                         max_rows=max_rows) as (columns, rows):
             if as_json:
                 out.write("[")
@@ -504,6 +694,8 @@ def sql_command(statement: str, db_path: Path | None, params: tuple[tuple[str, s
                 finally:  # valid JSON even when an error stops the rows (the exit code says so)
                     out.write("]\n" if first else "\n]\n")
             elif as_csv:
+                if bom:
+                    out.write(BOM)
                 writer = SafeCSV(out)
                 writer.writerow(columns)
                 for row in rows:
@@ -564,7 +756,8 @@ def stats(db_path: Path | None, days: int, as_json: bool) -> None:
 @cli.command()
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(min=0, max=65535), default=8001, show_default=True)
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8001, show_default=True,
+              help="0: a free one. A port in use is an error (exit 1).")
 def serve(db_path: Path | None, host: str, port: int) -> None:
     """Browse the archive in Datasette (pip install 'newsarchive[ui]'): searching that folds
     diacritics, facets on site, section, author and date, canned queries."""
@@ -572,16 +765,48 @@ def serve(db_path: Path | None, host: str, port: int) -> None:
         from . import ui
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise Failure("Datasette is not installed: pip install 'newsarchive[ui]'") from exc
-    db = db_path or default_db_path()
+    import uvicorn
+
+    db = archive_path(db_path)
     check_archive(db, readonly=True)  # a damaged file: one line now, not errors on every page
-    click.echo(f"serving {db} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-    ui.serve(db, host, port)
+    # the socket is bound here, not by uvicorn, which would log its own error and exit 3 (which
+    # means robots.txt here): a port in use is one line and exit 1
+    sock = listen_socket(host, port)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"serving {db} on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C to stop)", err=True)
+    with sock:
+        config = uvicorn.Config(ui.make_datasette(db).app(), log_level="warning")
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn stops serving, then raises the Ctrl-C it caught (as uvicorn.run)
+            pass
+
+
+def listen_socket(host: str, port: int) -> Any:
+    """A bound socket for a server (address reuse as uvicorn sets it), or a one-line failure."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise Failure(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or exc
+        raise Failure(f"cannot listen on {host}:{port}: {reason} (choose another with --port)") from exc
+    return sock
 
 
 @cli.command()
 @click.argument("site", metavar="SITE_OR_BASE_URL")
 @db_option
-@click.option("--since", help="Backfill back to this date (YYYY-MM-DD or ISO 8601); without it, incremental.")
+@click.option("--since", type=DATE, help=f"Backfill back to this date ({DATE_HELP}); without it, incremental.")
 @click.option("--max-articles", type=click.IntRange(min=1), help="Fetch at most N article pages.")
 @click.option("--category", help="Only this category path, e.g. xa-hoi/y-te.")
 @click.option("--recheck", is_flag=True, help="Re-check every archived article in the window (conditionally).")
@@ -718,13 +943,14 @@ def runs(db_path: Path | None, site: str | None, limit: int, as_json: bool) -> N
 
 @cli.command()
 @db_option
-@click.option("--articles", type=click.IntRange(min=1), default=60, show_default=True, help="Size of the demo site.")
+@click.option("--articles", type=click.IntRange(min=1), default=60, show_default=True,
+              help="Size of the demo site; the crawl backfills all of it, so N articles are archived.")
 @click.option("--serve", is_flag=True, help="Only serve the demo site (until Ctrl-C), for crawling it yourself.")
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=0,
               help="Port for --serve (default: a free one).")
 def demo(db_path: Path | None, articles: int, serve: bool, port: int) -> None:
     """Serve the built-in demo site on a free loopback port, crawl it into the archive, show what
-    was archived, and exit."""
+    was archived, and exit. The crawl backfills the whole site (every one of its --articles N)."""
     from . import crawl as crawling
     from .demo.site import DemoSite
     from .demo.site import serve as serve_site
@@ -740,9 +966,13 @@ def demo(db_path: Path | None, articles: int, serve: bool, port: int) -> None:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 return
-        db = db_path or default_db_path()
-        click.echo(f"demo site on {base}; crawling it into {db}", err=True)
-        outcome, stats = crawling.run_crawl(base, db, quiet=True, settings=crawling.FAST_LOCAL)
+        db = archive_path(db_path)
+        # a backfill of the whole site (from a day before its oldest article): a crawl without
+        # --since would stop 7 days before the newest article, and --articles N would not give N
+        oldest = min(a.published for a in site.articles.values())
+        since = (oldest - timedelta(days=1)).isoformat()
+        click.echo(f"demo site on {base}; crawling all its {articles} articles into {db}", err=True)
+        outcome, stats = crawling.run_crawl(base, db, since=since, quiet=True, settings=crawling.FAST_LOCAL)
     with open_archive(db) as archive:
         click.echo(f"crawl {outcome}: {stats.get('newsarchive/new', 0)} new articles, "
                    f"{stats.get('response_received_count', 0)} pages fetched; the archive holds {archive.count()}.")
@@ -752,10 +982,17 @@ def demo(db_path: Path | None, articles: int, serve: bool, port: int) -> None:
             click.echo(f"  [{aid}] {published}  {kind:<8} {title}")
         from .store import search as fts
 
-        click.echo("sample search, typed without diacritics: newsarchive search 'dien bien' --limit 3")
+        # the suggested commands work as printed: with the --db given (none for the default or
+        # $NEWSARCHIVE_DB, which the user's shell already has)
+        ctx = click.get_current_context()
+        given = ctx.get_parameter_source("db_path") is click.core.ParameterSource.COMMANDLINE
+        opt = f" --db {shlex.quote(str(db_path))}" if given and db_path else ""
+        click.echo(f"sample search, typed without diacritics: newsarchive search 'dien bien' --limit 3{opt}")
         for aid in fts.search(archive.conn, "dien bien", limit=3):
             click.echo(f"  [{aid}] {archive.record(aid)['title']}")  # type: ignore[index]
-    click.echo("try: newsarchive show 1   newsarchive search 'da nang'   newsarchive export   newsarchive runs")
+        first = rows[0][0] if rows else 1
+    click.echo(f"try: newsarchive show {first}{opt}   newsarchive search 'da nang'{opt}   newsarchive export{opt}"
+               f"   newsarchive runs{opt}")
 
 
 def _short(value: Any, width: int = 70) -> str:
@@ -767,8 +1004,8 @@ def _short(value: Any, width: int = 70) -> str:
 @cli.command()
 @db_option
 @click.option("--site", help="Only this site (host without www.).")
-@click.option("--since", help="Published at or after (YYYY-MM-DD or ISO 8601).")
-@click.option("--until", help="Published before (YYYY-MM-DD or ISO 8601).")
+@click.option("--since", type=DATE, help=f"Published at or after this date: {DATE_HELP}.")
+@click.option("--until", type=DATE, help=f"Published before this date: {DATE_HELP}.")
 @click.option("--dry-run", is_flag=True, help="Say what would change (how many articles, which fields, examples).")
 def reparse(db_path: Path | None, site: str | None, since: str | None, until: str | None, dry_run: bool) -> None:
     """Run the current extractor over the stored raw pages.
@@ -778,7 +1015,7 @@ def reparse(db_path: Path | None, site: str | None, since: str | None, until: st
     Exit code 0 when the run completed."""
     from .reparse import reparse as run
 
-    since_v, until_v = parse_date_option(since), parse_date_option(until)
+    since_v, until_v = since, until
     with open_archive(db_path, readonly=dry_run) as archive:
         try:
             report = run(archive, dry_run=dry_run, site=site, since=since_v, until=until_v)
@@ -843,6 +1080,7 @@ def ingest(redis_url: str, db_path: Path | None, batch: int, until_idle: float |
     from .cluster import RecordQueue, connect
     from .ingest import ingest as run
 
+    archive_path(db_path)  # a --db into a missing directory is said before Redis is asked
     try:
         client = connect(redis_url)
     except Exception as exc:  # redis-py raises many kinds: a bad URL, a refused or timed-out connection

@@ -151,12 +151,14 @@ def test_snippet_marks_matches_only() -> None:
 def test_search_command(archive: Archive) -> None:
     db = str(archive.path)
     archive.close()
-    out = run_cli("search", "dien bien", "--json", "--db", db, "--sort", "newest")
+    out = run_cli("search", "dien bien", "--json", "--highlight", "--db", db, "--sort", "newest")
     assert out.returncode == 0, out.stderr
     hits = json.loads(out.stdout)
     assert [h["title"] for h in hits][0] == "Nghệ An: tiêm vắc-xin covid-19"
     assert set(hits[0]) >= {"id", "url", "title", "published_at", "site", "authors", "snippet"}
     assert "<mark>Điện</mark> <mark>Biên</mark>" in hits[0]["snippet"]
+    plain = json.loads(run_cli("search", "dien bien", "--json", "--db", db, "--sort", "newest").stdout)
+    assert plain[0]["snippet"] == hits[0]["snippet"].replace("<mark>", "").replace("</mark>", "")
     bad = run_cli("search", '"dien', "--db", db)
     assert bad.returncode == 1 and bad.stderr.startswith("error: ") and len(bad.stderr.splitlines()) == 1
     csv_out = run_cli("search", "da nang", "--csv", "--db", db)

@@ -493,9 +493,11 @@ def _exact_first(conn: sqlite3.Connection, exact: TextMatch, ranked: list[int], 
     return (hits + others + ranked[window:])[:limit]
 
 
-def snippet(text: str, terms: Iterable[str], width: int = 180) -> str:
-    """Plain text around the first match, each match wrapped in <mark>…</mark> (nothing else of
-    HTML: the text holds no markup, and < > & are left as they are)."""
+def snippet(text: str, terms: Iterable[str], width: int = 180,
+            marks: tuple[str, str] = ("<mark>", "</mark>")) -> str:
+    """Plain text around the first match, each match wrapped in ``marks``, <mark>…</mark> unless
+    told otherwise (("", "") for none; nothing else of HTML: the text holds no markup, and < > &
+    are left as they are)."""
     wanted = [t for t in terms if t]
     text = " ".join(text.split())  # one line
     folded = fold(text)
@@ -516,7 +518,7 @@ def snippet(text: str, terms: Iterable[str], width: int = 180) -> str:
         if s < start or e > end:
             continue
         out.append(text[pos:s])
-        out.append(f"<mark>{text[s:e]}</mark>")
+        out.append(f"{marks[0]}{text[s:e]}{marks[1]}")
         pos = e
     out.append(text[pos:end])
     return ("…" if start else "") + "".join(out).strip() + ("…" if end < len(text) else "")
