@@ -14,6 +14,6 @@ _checkout = Path(__file__).resolve().parent.parent
 if not (Path(__file__).parent / "spiders").exists() and (_checkout / "scrapy.cfg").exists():
     __path__.append(str(_checkout))  # type: ignore[name-defined]  # noqa: F821
 
-from .extract import NotAnArticle, extract  # noqa: E402
+from .extract import ExtractorError, NotAnArticle, extract  # noqa: E402
 
-__all__ = ["NotAnArticle", "extract", "__version__"]
+__all__ = ["ExtractorError", "NotAnArticle", "extract", "__version__"]

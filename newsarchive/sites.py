@@ -1,45 +1,112 @@
-"""Known OneCMS sites. Any other OneCMS base URL works without an entry: a site needs no code."""
+"""Known OneCMS sites, as data. Any other OneCMS base URL works with the defaults: a site needs no
+code, and a site that differs says only how (a selector, a date shape, its feeds) in its entry."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from .urls import origin_site, site_of
 
+# Discovery defaults of the OneCMS family (anatomy §6, §8, §9): the spider reads a site's own
+# values, or these.
+FEED_PATHS: tuple[str, ...] = ("/rss/trang-chu",)
+LISTING_SELECTORS: tuple[str, ...] = ("ul.onecms__loading", "ul.onecms_loading", "ul.loadAjax")
+API_TYPES: tuple[str, ...] = ("24h", "channel")
+SITEMAP_PATHS: tuple[str, ...] = ("/sitemap.xml",)
+
+
+@dataclass(frozen=True)
+class Politeness:
+    """A site's politeness defaults: seconds between requests, parallel requests, and whether its
+    WAF answers intermittent 403s that a retry with backoff gets past (nguoiquansat, anatomy §9)."""
+
+    delay: float = 1.0
+    concurrency: int = 2
+    retry_403: bool = False
+
 
 @dataclass(frozen=True)
 class Site:
+    """One OneCMS site's profile. Everything but key, name and base has a family default.
+
+    ``parsers``: overrides of the extractor's parser classes, by family name (``current``,
+    ``older``, ``longform``, ``photo``, ``video``, ``podcast``, ``onecms`` for the root, ``*`` for
+    every family): class attributes such as ``author_classes`` or ``sapo_classes`` (see
+    newsarchive/extract/onecms.py); an unknown attribute is an extractor error, never ignored.
+    ``parser_version``: bump it when ``parsers`` or ``date_formats`` change (records carry it).
+    ``date_formats``: strptime shapes of the site's visible times, tried before the known ones.
+    Discovery (read by the spider): ``feed_paths``, ``listing_selectors``, ``api_types``,
+    ``sitemap_paths``. ``media_hosts``: the hosts of its images (``bna.1cdn.vn``)."""
+
     key: str
     name: str
     base: str
     notes: str = ""
+    parsers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
+    parser_version: str = "1"
+    date_formats: tuple[str, ...] = ()
+    feed_paths: tuple[str, ...] = FEED_PATHS
+    listing_selectors: tuple[str, ...] = LISTING_SELECTORS
+    api_types: tuple[str, ...] = API_TYPES
+    sitemap_paths: tuple[str, ...] = SITEMAP_PATHS
+    politeness: Politeness = Politeness()
+    media_hosts: tuple[str, ...] = ()
 
 
 SITES: dict[str, Site] = {
     s.key: s
     for s in (
         Site("baonghean", "Báo Nghệ An", "https://baonghean.vn/",
-             "current template; table captions; en/fr/ru/cn copies"),
+             "current template; table captions; en/fr/ru/cn copies", media_hosts=("bna.1cdn.vn",)),
         Site("baohaiphong", "Báo Hải Phòng", "https://baohaiphong.vn/",
-             "meta[name=canonical]; byline repeated at the end"),
-        Site("baodanang", "Báo Đà Nẵng", "https://baodanang.vn/", "dateline 'ĐNO -' without parentheses"),
-        Site("congly", "Báo Công lý", "https://congly.vn/", "video and podcast pages; 'dd/MM/yyyy - HH:mm' dates"),
+             "meta[name=canonical]; byline repeated at the end", media_hosts=("bhd.1cdn.vn",)),
+        Site("baodanang", "Báo Đà Nẵng", "https://baodanang.vn/", "dateline 'ĐNO -' without parentheses",
+             media_hosts=("bqn.1cdn.vn",)),
+        Site("congly", "Báo Công lý", "https://congly.vn/", "video and podcast pages; 'dd/MM/yyyy - HH:mm' dates",
+             date_formats=("%d/%m/%Y - %H:%M",), media_hosts=("cly.1cdn.vn",)),
         Site("diendandoanhnghiep", "Diễn đàn Doanh nghiệp", "https://diendandoanhnghiep.vn/",
-             "8-digit ids; RSS per category; load-more API"),
-        Site("hanoimoi", "Hà Nội Mới", "https://hanoimoi.vn/", "figure captions; daily sitemaps"),
+             "8-digit ids; RSS per category; load-more API", media_hosts=("dddn.1cdn.vn",),
+             feed_paths=("/rss/trang-chu", "/rss/doanh-nghiep", "/rss/tai-chinh-ngan-hang", "/rss/vi-mo")),
+        Site("hanoimoi", "Hà Nội Mới", "https://hanoimoi.vn/", "figure captions; daily sitemaps",
+             media_hosts=("hnm.1cdn.vn",)),
         Site("nguoiquansat", "Người Quan sát", "https://nguoiquansat.vn/",
-             "old c-detail-head articles beside current ones; WAF gives intermittent 403s (retried)"),
-        Site("daibieunhandan", "Đại biểu Nhân dân", "https://daibieunhandan.vn/", "ul.onecms_loading (one underscore)"),
-        Site("markettimes", "Market Times", "https://markettimes.vn/", "older c-detail-head template"),
-        Site("ictvietnam", "Tạp chí Điện tử và Truyền thông", "https://ictvietnam.vn/", "li.article__loading listings"),
+             "old c-detail-head articles beside current ones (author in span.c-detail-head__cat); WAF gives "
+             "intermittent 403s (retried)",
+             # the older template prints the author in c-detail-head__cat (real page 110172)
+             parsers={"older": {"author_classes": ("c-detail-head__author", "c-detail-head__cat")}},
+             date_formats=("%d-%m-%Y %H:%M",), politeness=Politeness(retry_403=True), media_hosts=("nqs.1cdn.vn",)),
+        Site("daibieunhandan", "Đại biểu Nhân dân", "https://daibieunhandan.vn/", "ul.onecms_loading (one underscore)",
+             listing_selectors=("ul.onecms_loading", "div.view-more-article"), media_hosts=("dbnd.1cdn.vn",)),
+        Site("markettimes", "Market Times", "https://markettimes.vn/", "older c-detail-head template",
+             listing_selectors=("ul.loadAjax", "ul.onecms__loading"), date_formats=("%H:%M %d/%m/%Y",)),
+        Site("ictvietnam", "Tạp chí Điện tử và Truyền thông", "https://ictvietnam.vn/", "li.article__loading listings",
+             listing_selectors=("ul.onecms__loading",), media_hosts=("ictv.1cdn.vn",)),
         Site("thitruongtaichinhtiente", "Thị trường Tài chính Tiền tệ", "https://thitruongtaichinhtiente.vn/",
-             "5-digit ids"),
+             "5-digit ids", api_types=("channel",), media_hosts=("tttctt.1cdn.vn",)),
         Site("baotainguyenmoitruong", "Báo Tài nguyên và Môi trường", "https://baotainguyenmoitruong.vn/",
-             "'(TN&MT)' dateline; the seed article's site; may have merged into another paper in 2025"),
+             "'(TN&MT)' dateline; the seed article's site; may have merged into another paper in 2025",
+             date_formats=("%d/%m/%Y - %H:%M",), media_hosts=("btnmt.1cdn.vn",)),
     )
 }
+
+
+def profile_for(url: str) -> Site | None:
+    """The registered profile of the site ``url`` is on (its host, ``www.`` or not), or None: an
+    unknown OneCMS site is read with the family defaults."""
+    host = site_of(url) if "://" in url else url.lower().removeprefix("www.")
+    if not host:
+        return None
+    global _BY_HOST
+    if _BY_HOST is None or len(_BY_HOST) != len(SITES):
+        _BY_HOST = {site_of(s.base): s for s in SITES.values()}
+    return _BY_HOST.get(host)
+
+
+_BY_HOST: dict[str, Site] | None = None
 
 
 @dataclass(frozen=True)
