@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 import socket
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
@@ -182,6 +183,16 @@ def test_export_writes_whole_or_nothing(db: Path, tmp_path: Path) -> None:
     assert "bad.db" in line
     assert len(target.read_text(encoding="utf-8").splitlines()) == 2
     assert sorted(p.name for p in out_dir.iterdir()) == ["x.jsonl"]
+    # an archive damaged past its schema page fails part way through, once the file is open
+    data = db.read_bytes()
+    page = int.from_bytes(data[16:18], "big")
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(data[:page] + random.Random(7).randbytes(len(data) - page))
+    before = target.read_bytes()
+    for fmt in ("jsonl", "csv"):
+        one_error_line(run_cli("export", "--format", fmt, "-o", str(target), "--db", str(damaged)), 1)
+        assert target.read_bytes() == before  # not truncated, not half-written
+        assert sorted(p.name for p in out_dir.iterdir()) == ["x.jsonl"]
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
