@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -100,13 +101,12 @@ def profile_for(url: str) -> Site | None:
     host = site_of(url) if "://" in url else url.lower().removeprefix("www.")
     if not host:
         return None
-    global _BY_HOST
-    if _BY_HOST is None or len(_BY_HOST) != len(SITES):
-        _BY_HOST = {site_of(s.base): s for s in SITES.values()}
-    return _BY_HOST.get(host)
+    return next((s for s in SITES.values() if _host_of(s.base) == host), None)
 
 
-_BY_HOST: dict[str, Site] | None = None
+@lru_cache(maxsize=256)
+def _host_of(base: str) -> str:
+    return site_of(base)
 
 
 @dataclass(frozen=True)

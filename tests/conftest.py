@@ -20,9 +20,12 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
 def shared_path(*parts: str) -> Path:
-    """A file of ../shared, or a clear skip when the reference material is absent."""
+    """A file of ../shared, or a clear skip when the reference material is absent; in CI
+    (``CI=true``) its absence fails the test: CI must run the golden pages."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
+        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+            pytest.fail(f"../shared is absent in CI ({path} not found): the reference-material tests must run")
         pytest.skip(f"../shared is absent here ({path} not found): reference-material test skipped")
     return path
 

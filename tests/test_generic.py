@@ -39,6 +39,31 @@ def test_generic_article_record() -> None:
     assert r["language"] == "en" and r["article_id"] is None
 
 
+def test_generic_images_with_captions() -> None:
+    page = ARTICLE.replace(
+        '"keywords": ["harbour", "storm"]}',
+        '"keywords": ["harbour", "storm"], "image": {"@type": "ImageObject", "url": "/img/lead.jpg",'
+        ' "caption": "The harbour at dawn"}}',
+    ).replace(
+        "<p>Fishing boats returned",
+        '<figure><img src="/img/boats.jpg" alt=""><img data-src="/img/ferry.jpg" src="/grey.gif">'
+        "<figcaption> Boats back at their moorings. Photo: A. Lovelace </figcaption></figure>"
+        "<p>Fishing boats returned",
+    ).replace(
+        "<footer>", '<aside class="related"><figure><img src="/img/other-story.jpg"><figcaption>Another story'
+        "</figcaption></figure></aside><footer>",
+    )
+    r = extract(page.encode(), "https://gazette.example.com/news/harbour-reopens")
+    caption = "Boats back at their moorings. Photo: A. Lovelace"
+    assert r["images"] == [
+        {"src": "https://gazette.example.com/img/lead.jpg", "caption": "The harbour at dawn"},
+        {"src": "https://gazette.example.com/img/boats.jpg", "caption": caption},
+        {"src": "https://gazette.example.com/img/ferry.jpg", "caption": caption},
+    ]
+    assert caption not in r["body_text"]
+    assert extract(ARTICLE.encode(), "https://gazette.example.com/x")["images"] == []  # none shown, none given
+
+
 def test_naive_date_on_a_foreign_site_is_not_guessed() -> None:
     page = ARTICLE.replace("2026-03-02T09:15:00+01:00", "2026-03-02T09:15:00")
     assert extract(page.encode(), "https://gazette.example.com/x")["published_at"] is None

@@ -12,7 +12,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape as e
 
-VARIANTS = ("current", "older", "longform", "video", "podcast", "syndicated", "photo")
+# Each variant imitates real markup described in shared/reference/onecms-anatomy.md (section cited
+# where the variant is rendered, in render() and its helpers):
+#   current             §3.1 skeleton (P1/P2), §3.3 image shapes, §14 "Normal (current)"
+#   older               §5 "Normal article, older c-detail-head template", §14 "Normal (older)"
+#   longform            §5 "Longform / e-magazine", §14 "Longform"
+#   video               §5 "Video", §14 "Video"
+#   podcast             §5 "Podcast", §14 "Podcast"
+#   syndicated          §3.1 div.c-author-page, §5 "Syndicated"
+#   photo               §5 "Photo story" (a photo section; menus only: no specific markup known)
+#   syndicated-widget   §5 "Syndicated" as real-pages/nguoiquansat.vn__110172.html prints it: the source
+#                       line beside a share popup ("Link bài gốc" label, #url-copy), plus copy-link button
+#                       and notice ("Copy Link", "Link đã được copy")
+#   emagazine-byline    §5 "Longform / e-magazine" in an /emagazine section, credited only by a bold last
+#                       paragraph (the header author span empty; JSON-LD author = the site's name, §3.2)
+#   gallery             §3.3 "figure > img + figcaption", with several images in one figure
+VARIANTS = ("current", "older", "longform", "video", "podcast", "syndicated", "photo",
+            "syndicated-widget", "emagazine-byline", "gallery")
 
 
 @dataclass
@@ -51,11 +67,23 @@ def _us(dt: datetime) -> str:
 
 def _body(a: DemoArticle, figure_captions: bool = False) -> str:
     """Paragraphs with the images spread between them: the first in a ``table.full-img`` nested in
-    a ``<p>`` (lazy ``data-src``), the others in figures; a related box and a ``>>`` line inside."""
+    a ``<p>`` (lazy ``data-src``), the others in figures; a related box and a ``>>`` line inside
+    (anatomy §3.3). ``gallery``: every image in one figure under one figcaption, after the first
+    paragraph (§3.3 figure shape, several images)."""
     out: list[str] = []
     images = list(a.images)
+    if a.variant == "gallery" and images:
+        imgs = "".join(f'<img src="{e(src)}" alt="">' for src, _ in images)
+        cap = images[0][1]
+        figcap = f"<figcaption> {e(cap)} </figcaption>" if cap else ""
+        gallery = f'<figure class="image gallery">{imgs}{figcap}</figure>'
+        images = []
+    else:
+        gallery = ""
     for i, para in enumerate(a.paragraphs):
         out.append(f"<p>{e(para)}</p>")
+        if i == 0 and gallery:
+            out.append(gallery)
         if i == 0 and images and not figure_captions:
             src, cap = images.pop(0)
             caption = f'<tr><td class="image_desc"> {e(cap)} </td></tr>' if cap else ""
@@ -81,7 +109,9 @@ def _body(a: DemoArticle, figure_captions: bool = False) -> str:
         figcap = f"<figcaption>{e(cap)}</figcaption>" if cap else ""
         out.append(f'<figure class="image"><img src="{e(src)}" alt="">{figcap}</figure>')
     out.append('<div class="oneads" id="zone-61"><script>try { x.show(); } catch (e) { }</script></div>')
-    if a.byline:
+    if a.byline and a.variant == "emagazine-byline":  # §5 e-magazine: credits only in a bold last paragraph
+        out.append(f'<p style="text-align:right"><strong>{e(a.byline)}</strong></p>')
+    elif a.byline:
         out.append(f'<b class="vtranslate-author-translate" style="text-align:right; display:block">{e(a.byline)}</b>')
     return "\n".join(out)
 
@@ -98,7 +128,8 @@ def _head(a: DemoArticle) -> str:
             "@context": "https://schema.org", "@type": "NewsArticle", "headline": a.title,
             "description": _sapo_text(a), "datePublished": a.published.isoformat(),
             "dateModified": a.published.isoformat(),
-            "author": {"@type": "Person", "name": a.byline or "Báo Demo"},
+            "author": {"@type": "Person",
+                       "name": "Báo Demo" if not a.byline or a.variant == "emagazine-byline" else a.byline},
             "publisher": {"@type": "Organization", "name": "Báo Demo"},
             "mainEntityOfPage": {"@type": "WebPage", "@id": a.url},
         }
@@ -169,12 +200,14 @@ WebControl.item_tags = "{e(', '.join(a.tags))}";
 
 
 def _header_block(a: DemoArticle, cls: str = "sc-longform-header-default-normal", media: str = "") -> str:
+    """The current template's header (anatomy §3.1 div.sc-longform-header, P1)."""
+    header_author = "" if a.variant == "emagazine-byline" else a.byline
     return f"""<div class='sc-longform-header {cls} block-sc-longform-header'>
 <div class='sc-longform-header-text'>
 <span class='sc-longform-header-cate block-sc-cate-name'></span>
 <h1 class='sc-longform-header-title block-sc-title'>{e(a.title)}</h1>
 <div class='sc-longform-header-meta'>
-<span class='sc-longform-header-author block-sc-author'>{e(a.byline)}</span><span class='sc-text block-sc-text'>•</span>
+<span class='sc-longform-header-author block-sc-author'>{e(header_author)}</span><span class='sc-text block-sc-text'>•</span>
 <span class='sc-longform-header-date block-sc-publish-time'>{a.published.strftime('%d/%m/%Y %H:%M')}</span>
 </div>
 <p class='sc-longform-header-sapo block-sc-sapo'>
@@ -190,7 +223,7 @@ def _breadcrumb(a: DemoArticle) -> str:
 def render(a: DemoArticle) -> str:
     """The article page of ``a.variant``."""
     v = a.variant
-    if v == "video":
+    if v == "video":  # anatomy §5 Video, §14 Video
         main = f"""<div class="c-video-detail">
 <div class="c-video-detail__cat"><a href="{a.base}video">{e(a.section[-1][0])}</a></div>
 <div class="c-video-detail__title"><h1>{e(a.title)}</h1></div>
@@ -198,35 +231,48 @@ def render(a: DemoArticle) -> str:
 <div class="c-video-detail__desc">{e(_sapo_text(a))}</div>
 <video class="vjs-tech" src="{a.base}media/{a.id}.mp4" poster="{a.base}media/{a.id}-poster.jpg"></video>
 </div>"""
-    elif v == "podcast":
+    elif v == "podcast":  # anatomy §5 Podcast, §14 Podcast
         main = f"""<div class="section_podcast_detail_newver"><div class="b-grid">
 <h1 class="b-grid__title">{e(a.title)}</h1>
 <div class="b-grid__author">{e(a.byline)}</div><span class="b-grid__time">{a.published.strftime('%d/%m/%Y %H:%M')}</span>
 <div class="b-grid__desc"><a href="{a.url}">{e(_sapo_text(a))}</a></div>
 <audio class="onecms__audio" src="{a.base}media/{a.id}.mp3"></audio></div></div>"""
-    elif v == "older":
+    elif v == "older":  # anatomy §5 older c-detail-head template, §14 Normal (older)
         when = a.published.strftime("%H:%M %d/%m/%Y")
         main = f"""<div class="c-detail-head"><h1 class="c-detail-head__title">{e(a.title)}</h1>
 <div class="c-detail-head__row"><span class="c-detail-head__author">{e(a.byline)}</span>
 <span class="c-detail-head__time">{when} |</span></div></div>
 <div class="c-news-detail"><div class="b-maincontent"><h2 class="desc">{e(_sapo_text(a))}</h2>
 <article class="entry">{_body(a)}</article></div>{_chrome_bottom(a)}</div>"""
-    else:
+    else:  # anatomy §3.1 skeleton (P1, P2); longform per §5 and §14
         media, entry_cls, head_cls = "", "entry entry-no-padding", "sc-longform-header-default-normal"
-        if v == "longform":
+        if v in ("longform", "emagazine-byline"):
             lead = a.images[0][0] if a.images else f"{a.base}lead.jpg"
             media = f"<div class='sc-longform-header-media'><img src='{e(lead)}'></div>"
             entry_cls, head_cls = "entry entry-no-padding longform", "sc-longform-header-top-normal"
-        body_article = DemoArticle(**{**a.__dict__, "images": a.images[1:]}) if v == "longform" else a
+        longform = v in ("longform", "emagazine-byline")
+        body_article = DemoArticle(**{**a.__dict__, "images": a.images[1:]}) if longform else a
         author_page = ""
-        if v == "syndicated" and a.source:
+        if v == "syndicated" and a.source:  # anatomy §3.1 / §5 Syndicated (baonghean 8b53899e)
             author_page = (f'<div class="c-author-page">Nguồn {e(a.source)} <span id="url-copy">'
                            f'https://{e(a.source)}/bai-goc-{a.id}.htm</span></div>')
+        elif v == "syndicated-widget" and a.source:  # §5 Syndicated, as nguoiquansat 110172 prints it
+            author_page = f"""<div class="c-author-page"><div class="c-author-page__right">
+<span class="btn btn-light is-circle js-source-copy"><span>
+    Nguồn {e(a.source)}
+</span><i class="icon-right icon16-redirect-gray"></i></span>
+<div class="c-author-page__pc-pop"><label>Link bài gốc</label>
+<span id="url-copy">
+https://{e(a.source)}/bai-goc-{a.id}.htm                </span>
+<label style="float:right" class="source-published-time"></label></div>
+<a href="javascript:void(0)" class="c-author-page__copy js-copy-link">Copy Link</a>
+<span class="c-author-page__copied">Link đã được copy</span>
+</div></div>"""
         main = f"""<div class="c-detail-head"><div class="c-detail-head__row">{_breadcrumb(a)}</div>
 <div class="c-detail-head__row is-bar"><div class="c-share-scroll"><span>Cỡ chữ</span><span>Mặc định</span></div></div></div>
 <div class="c-news-detail"><div class="b-maincontent"><div itemprop="articleBody">
 <article class="{entry_cls}">{_header_block(a, head_cls, media)}
-{_body(body_article, figure_captions=v == 'longform')}
+{_body(body_article, figure_captions=longform)}
 </article></div></div>{author_page}{_chrome_bottom(a)}</div>"""
     return f"""<!DOCTYPE html>
 <html lang="vi">
@@ -245,10 +291,14 @@ def render(a: DemoArticle) -> str:
 
 def expected(a: DemoArticle) -> dict[str, object]:
     """The record fields this article's page states (all but url-derived fields and fetch time)."""
-    body_images = a.images[1:] if a.variant == "longform" else a.images
-    images = ([{"src": a.images[0][0], "caption": None}] if a.variant == "longform" and a.images else [])
+    longform = a.variant in ("longform", "emagazine-byline")
+    body_images = a.images[1:] if longform else a.images
+    images = ([{"src": a.images[0][0], "caption": None}] if longform and a.images else [])
+    if a.variant == "gallery":  # one figure: its caption is every image's
+        body_images = [(src, a.images[0][1]) for src, _ in a.images]
     images += [{"src": src, "caption": cap} for src, cap in body_images]
-    kind = {"longform": "longform", "video": "video", "podcast": "podcast", "photo": "photo"}.get(a.variant, "article")
+    kind = {"longform": "longform", "emagazine-byline": "longform", "video": "video", "podcast": "podcast",
+            "photo": "photo"}.get(a.variant, "article")
     no_body = a.variant in ("video", "podcast")
     # without JSON-LD, the current template's visible header time (no seconds) comes before the
     # US-format meta (which has them)
@@ -266,5 +316,5 @@ def expected(a: DemoArticle) -> dict[str, object]:
         "tags": list(a.tags),
         "body_text": "" if no_body else "\n\n".join(a.paragraphs),
         "images": [] if no_body else images,
-        "source": a.source if a.variant == "syndicated" else None,
+        "source": a.source if a.variant in ("syndicated", "syndicated-widget") else None,
     }

@@ -72,15 +72,19 @@ class Walker:
             self._seen_src.add(src)
             self.images.append({"src": src, "caption": caption or None})
 
-    def _captioned(self, el: Any, caption_el: Any | None) -> None:
-        """An image block (figure or image table): its images take the caption; no body text."""
-        caption = text_of(caption_el) if caption_el is not None else None
-        for img in el.iter("img"):
-            before = len(self.images)
-            if not self.skip(img):
+    def _captioned(self, el: Any, caption_els: list[Any]) -> None:
+        """An image block (figure or image table): no body text; its images take its caption. One
+        caption for the block is every image's (a figure holding several images under one
+        figcaption); a table with one caption cell per image pairs them in order."""
+        imgs = [img for img in el.iter("img") if not self.skip(img)]
+        captions = [text_of(c) for c in caption_els]
+        if len(captions) > 1 and len(captions) == len(imgs):
+            for img, caption in zip(imgs, captions, strict=True):
                 self.add_image(img, caption)
-            if len(self.images) > before:
-                caption = None  # a group's caption belongs to its first image
+            return
+        caption = captions[0] if captions else None
+        for img in imgs:
+            self.add_image(img, caption)
 
     def walk(self, el: Any, depth: int = 0) -> None:
         tag = el.tag
@@ -99,14 +103,16 @@ class Walker:
         elif tag == "img":
             self.add_image(img=el, caption=None)
         elif tag == "figure" or (tag == "table" and el.find(".//img") is not None):
-            caption_el = None
             if tag == "figure":
-                caption_el = next(iter(el.iter("figcaption")), None)
+                caption_els = list(el.iter("figcaption"))[:1]
             else:
-                caption_el = next((c for c in el.iter("td", "th", "p", "div", "span") if _is_caption_cell(c)), None)
-            if caption_el is not None or tag == "figure" or len(text_of(el)) < 3:
+                caption_els = [c for c in el.iter("td", "th", "p", "div", "span") if _is_caption_cell(c)]
+                # a caption cell inside another caption cell is the same caption
+                found = set(caption_els)
+                caption_els = [c for c in caption_els if found.isdisjoint(c.iterancestors())]
+            if caption_els or tag == "figure" or len(text_of(el)) < 3:
                 self.flush()
-                self._captioned(el, caption_el)
+                self._captioned(el, caption_els)
                 self.flush()
                 if el.tail:
                     self._cur.append(el.tail)

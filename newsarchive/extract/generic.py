@@ -3,6 +3,7 @@ the main text from trafilatura (a well-kept library, scored on the extraction be
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,11 +12,13 @@ import lxml.html
 
 from .. import dates
 from ..text import clean
+from ..urls import absolute
+from .blocks import image_src
 from .common import first_text, ld_authors, ld_str, split_authors
 from .page import Page, flatten, text_of
 
 NAME = "generic"
-VERSION = "1.1.0"
+VERSION = "1.2.0"  # 1.2.0: images with captions (figures, JSON-LD image)
 MIN_BODY = 250  # characters of main text below which a page without article metadata is refused
 _HUGE_HTML = lxml.html.HTMLParser(
     huge_tree=True, remove_comments=True, remove_pis=True, no_network=True, collect_ids=False, default_doctype=False
@@ -57,6 +60,50 @@ def _date(value: str | None, url: str) -> str | None:
     if (urlsplit(url).hostname or "").endswith(".vn"):
         return dates.parse_known(value, dates.VN)
     return None
+
+
+_NOT_ARTICLE_PARTS = ("header", "nav", "footer", "aside")
+_NOT_ARTICLE_CLASSES = re.compile(r"related|sidebar|footer|header|menu|nav|comment|share|promo|advert|\bads?\b", re.I)
+
+
+def _ld_images(value: Any, base: str) -> list[dict[str, str | None]]:
+    """JSON-LD ``image``: a URL, an ``ImageObject`` (``url``/``contentUrl``, ``caption``), or a list."""
+    out: list[dict[str, str | None]] = []
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str):
+            src, caption = item, None
+        elif isinstance(item, dict):
+            src = ld_str(item.get("url")) or ld_str(item.get("contentUrl"))
+            caption = ld_str(item.get("caption")) or ld_str(item.get("description"))
+        else:
+            continue
+        src = absolute(src.strip(), base) if src and src.strip() else None
+        if src:
+            out.append({"src": src, "caption": clean(caption) or None})
+    return out
+
+
+def images(page: Page, ld: dict[str, Any]) -> list[dict[str, str | None]]:
+    """The article's images: its figures (inside ``article`` when the page has one), each image with
+    its figure's caption, in page order, after the JSON-LD lead image(s)."""
+    out = _ld_images(ld.get("image"), page.url)
+    seen = {i["src"] for i in out}
+    figures = page.root.iter("figure")
+    articles = page.root.findall(".//article")
+    if articles:
+        figures = (f for a in articles for f in a.iter("figure"))
+    for fig in figures:
+        if any(a.tag in _NOT_ARTICLE_PARTS or _NOT_ARTICLE_CLASSES.search(a.get("class") or "")
+               for a in fig.iterancestors()):
+            continue
+        cap_el = next(fig.iter("figcaption"), None)
+        caption = text_of(cap_el) or None if cap_el is not None else None
+        for img in fig.iter("img"):
+            src = image_src(img, page.url)
+            if src and src not in seen:
+                seen.add(src)
+                out.append({"src": src, "caption": caption})
+    return out
 
 
 def extract_generic(page: Page) -> dict[str, Any] | None:
@@ -115,6 +162,6 @@ def extract_generic(page: Page) -> dict[str, Any] | None:
         "breadcrumb": [section] if section else [],
         "tags": tags,
         "body_text": body,
-        "images": [],
+        "images": images(page, ld),
         "source": None,
     }

@@ -511,7 +511,7 @@ class LongformParser(CurrentParser):
             return None
         if any(a.tag in ("figure", "table") for a in last.iterancestors()):
             return None
-        return last if split_authors(text) else None
+        return last if _names(split_authors(text)) else None
 
     def _family_byline(self) -> str:
         return text_of(self.bold_byline_el) if self.bold_byline_el is not None else ""
@@ -521,6 +521,15 @@ class LongformParser(CurrentParser):
         if self.bold_byline_el is not None and not (self.byline_el is not None and text_of(self.byline_el)):
             excluded.add(self.bold_byline_el)
         return excluded
+
+
+def _names(authors: list[str]) -> bool:
+    """Whether every part of a split byline reads as a name (a few capitalised words, no digits):
+    a bold closing sentence ("Kỳ tới: những con đường mới") is not a byline."""
+    return bool(authors) and all(
+        len(a.split()) <= 5 and not any(ch.isdigit() for ch in a) and all(w[0].isupper() for w in a.split())
+        for a in authors
+    )
 
 
 class PhotoParser(CurrentParser):
