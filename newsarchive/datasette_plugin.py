@@ -45,7 +45,9 @@ def prepare_connection(conn: Any) -> None:
     # at once ("string or blob too big") instead of building a gigabyte response
     limit_connection(conn)
     fts.register_functions(conn)  # fold(), as in `newsarchive sql`
-    conn.create_function("escape_fts", 1, _escape_fts)
+    # only in an archive: another database's index keeps "đ", and a folded query would miss it
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name IN ('articles_fts', 'search_folded')").fetchone():
+        conn.create_function("escape_fts", 1, _escape_fts)
     conn.create_function("newsarchive_fold", 1, lambda t: fts.fold(t) if isinstance(t, str) else t,
                          deterministic=True)
     conn.create_function("newsarchive_query", 1, _query, deterministic=True)

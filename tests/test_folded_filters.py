@@ -190,3 +190,20 @@ def test_datasette_table_search_folds(archive: Archive) -> None:
     assert titles_of("/f/articles.json?_search=dien+bien&_shape=array") == both
     assert titles_of("/f/article_view.json?_search=da+nang&_shape=array") == {"Đà Nẵng mở tuyến xe buýt"}
     assert len(titles_of("/f/author.json?author=mai+que&_shape=array")) == 3
+
+
+def test_datasette_leaves_other_databases_search_alone(tmp_path: Path) -> None:
+    pytest.importorskip("datasette", reason="the ui extra (datasette) is not installed")
+    from datasette.app import Datasette
+
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.executescript("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);"
+                       "CREATE VIRTUAL TABLE notes_fts USING fts5(body, content=\"notes\", content_rowid='id');"
+                       "INSERT INTO notes VALUES (1, 'Đà Nẵng');"
+                       "INSERT INTO notes_fts(rowid, body) VALUES (1, 'Đà Nẵng');")
+    conn.commit()
+    conn.close()
+    ds = Datasette([str(other)])
+    response = asyncio.run(ds.client.get("/other/notes.json?_search=%C4%90%C3%A0&_shape=array"))  # Đà
+    assert response.status_code == 200 and [r["id"] for r in response.json()] == [1]
