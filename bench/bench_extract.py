@@ -1,9 +1,13 @@
-"""Extraction speed: the OneCMS extractor against a bare lxml parse and trafilatura (fast=True) on the
+"""Extraction speed: the OneCMS extractor against the bare parse it is built on (``lxml.etree`` with
+the extractor's own HTML parser, ``page._PARSER``, on bytes) and trafilatura (fast=True) on the
 same pages, in the same run; date parsing of the known shapes against dateparser.
 
-    python bench/bench_extract.py [--seconds 3]
+    python bench/bench_extract.py [--rounds 7] [--seconds 3]
 
-Prints absolute figures and the ratios the targets are stated in (one core: single process).
+The machine is shared and noisy: the contenders are timed in alternating rounds (one pass over
+every page each, in turn) and each keeps its best round, so a burst of load hits them alike.
+Prints absolute figures and the ratios the targets are stated in (one core: single process):
+extraction time <= 2.5x the bare parse, >= 10x faster than trafilatura.
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import lxml.html
+import lxml.etree
 
 from newsarchive import dates, extract
 from newsarchive.demo.templates import VARIANTS, DemoArticle, render
+from newsarchive.extract.page import _PARSER
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "real-pages"
@@ -65,9 +70,23 @@ def rate(fn: Callable[[], object], seconds: float) -> float:
     return n / (time.perf_counter() - start)
 
 
+def best_rates(contenders: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Calls per second of each contender: its best of ``rounds`` alternating rounds."""
+    best = dict.fromkeys(contenders, float("inf"))
+    for fn in contenders.values():
+        fn()  # warm up
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: 1 / t for name, t in best.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    ap.add_argument("--seconds", type=float, default=3.0, help="time per date measurement")
+    ap.add_argument("--rounds", type=int, default=7, help="alternating rounds over the pages (best kept)")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     pages = synthetic_pages()
@@ -86,13 +105,17 @@ def main() -> None:
 
     import trafilatura
 
-    ours = rate(over_pages(lambda u, b: extract(b, u)), args.seconds) * len(pages)
-    parse = rate(over_pages(lambda u, b: lxml.html.document_fromstring(b)), args.seconds) * len(pages)
-    traf = rate(over_pages(lambda u, b: trafilatura.extract(b, url=u, fast=True)), args.seconds) * len(pages)
-    print(f"newsarchive extract : {ours:8.1f} pages/s   (target >= 400)")
-    print(f"bare lxml parse     : {parse:8.1f} pages/s")
+    rates = best_rates({
+        "extract": over_pages(lambda u, b: extract(b, u)),
+        "parse": over_pages(lambda u, b: lxml.etree.fromstring(b, _PARSER)),  # what Page.from_html parses with
+        "trafilatura": over_pages(lambda u, b: trafilatura.extract(b, url=u, fast=True)),
+    }, args.rounds)
+    ours, parse, traf = (rates[k] * len(pages) for k in ("extract", "parse", "trafilatura"))
+    print(f"best of {args.rounds} alternating rounds")
+    print(f"newsarchive extract : {ours:8.1f} pages/s")
+    print(f"bare lxml.etree parse (extractor's parser, bytes): {parse:8.1f} pages/s")
     print(f"trafilatura fast    : {traf:8.1f} pages/s")
-    print(f"ratio extract / trafilatura       : {ours / traf:6.2f}x faster   (target >= 5)")
+    print(f"ratio extract / trafilatura       : {ours / traf:6.2f}x faster   (target >= 10)")
     print(f"ratio extract time / parse time   : {parse / ours:6.2f}x          (target <= 2.5)")
 
     shapes = ["11/09/2021 15:29", "23/01/2024 - 17:55", "17:22 17/08/2025", "15-01-2024 13:04",

@@ -78,10 +78,14 @@ def is_onecms(page: Page) -> bool:
 
 
 def _channel_paths(page: Page) -> list[str]:
-    """The page's own category paths: ``channel:url`` meta and the visible breadcrumb links."""
-    paths = [urlsplit(page.meta.get("channel:url") or "").path]
-    for li in page.by_class.get("breadcrumb-item", []):
-        paths += [urlsplit(a.get("href") or "").path for a in li.iter("a")]
+    """The page's own category paths: ``channel:url`` meta and the visible breadcrumb links
+    (computed once per page: detection and ``kind`` both ask)."""
+    paths = page.__dict__.get("_channel_paths")
+    if paths is None:
+        paths = [urlsplit(page.meta.get("channel:url") or "").path]
+        for li in page.by_class.get("breadcrumb-item", []):
+            paths += [urlsplit(a.get("href") or "").path for a in li.iter("a")]
+        page.__dict__["_channel_paths"] = paths
     return paths
 
 
@@ -377,6 +381,10 @@ class OneCMSParser:
         return self.kind_name
 
     def title(self) -> str | None:
+        return self._title
+
+    @cached_property
+    def _title(self) -> str | None:
         el = self.title_el
         return first_text(
             text_of(el) if el is not None else None,
@@ -396,6 +404,10 @@ class OneCMSParser:
         return list(self._authors)
 
     def published_at(self) -> str | None:
+        return self._published
+
+    @cached_property
+    def _published(self) -> str | None:
         """JSON-LD first (it has the seconds), then the visible header, the US meta, the older
         header, the family's own, the fake-``Z`` WebControl time, gtag (anatomy §3.2, §11)."""
         meta = self.page.meta
@@ -417,7 +429,7 @@ class OneCMSParser:
 
     def modified_at(self) -> str | None:
         modified = dates.parse_iso(ld_str(self.ld.get("dateModified")) or "")
-        return None if modified == self.published_at() else modified
+        return None if modified == self._published else modified
 
     def section(self) -> str | None:
         return self._section
