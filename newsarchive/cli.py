@@ -180,6 +180,30 @@ class DateType(click.ParamType):
 DATE = DateType()
 
 
+class SiteType(click.ParamType):
+    """``--site``: any spelling of a site (a registry key, a host, host:port, a base URL) becomes the
+    site's one identity (sites.SiteRef.key); when the spelling was another, stderr says which."""
+
+    name = "site"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "SITE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from .sites import resolve
+
+        try:
+            ref = resolve(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        if str(value).strip() != ref.key:
+            click.echo(f"site: {ref.describe()}", err=True)
+        return ref.key
+
+
+SITE_HELP = "Only this site: a key of 'newsarchive sites', a host (baonghean.vn, 127.0.0.1:8123) or a base URL."
+
+
 def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
 
@@ -541,7 +565,7 @@ def csv_row(article: int, rec: dict[str, Any]) -> list[Any]:
               help="warc: the stored raw pages (headers, bodies, fetch times) as a gzipped WARC 1.1 file.")
 @click.option("--since", type=DATE, help=f"Published at or after this date: {DATE_HELP}.")
 @click.option("--until", type=DATE, help=f"Published before this date: {DATE_HELP}.")
-@click.option("--site", help="Only this site (host without www.).")
+@click.option("--site", type=SiteType(), help=SITE_HELP)
 @click.option("--section", help="Only this section name.")
 @click.option("--author", help="Only articles credited to this person.")
 @click.option("--query", help="Only articles matching this search query (newsarchive search syntax).")
@@ -594,7 +618,7 @@ def export(db_path: Path | None, fmt: str, since: str | None, until: str | None,
 @cli.command()
 @click.argument("query")
 @db_option
-@click.option("--site", help="Only this site (host without www.).")
+@click.option("--site", type=SiteType(), help=SITE_HELP)
 @click.option("--section", help="Only this section name, e.g. 'Xã hội'.")
 @click.option("--author", help="Only articles credited to this person.")
 @click.option("--since", type=DATE, help=f"Published at or after this date: {DATE_HELP}.")
@@ -842,7 +866,7 @@ def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int 
     from .sites import resolve
 
     try:
-        resolve(site)
+        ref = resolve(site)
         if since:
             crawling.parse_since(since)
         if revisit:
@@ -850,6 +874,21 @@ def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int 
         interval = crawling.parse_duration(every) if every else None
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
+    if ref.path:  # a URL with a path: that category, or a clear refusal, never the whole site silently
+        from .spiders.onecms import CATEGORY_PATH, is_article_url
+
+        if is_article_url(ref.base + ref.path.lstrip("/")) or not CATEGORY_PATH.match(ref.path):
+            raise click.BadParameter(f"{ref.path} is not a category of {ref.key}: give the site's base URL or a"
+                                     " category path (xa-hoi/y-te); one article is 'newsarchive scrape URL'",
+                                     param_hint="SITE_OR_BASE_URL")
+        if category and "/" + category.strip("/") != ref.path:
+            raise click.BadParameter(f"the URL names category {ref.path}, --category names /{category.strip('/')}",
+                                     param_hint="--category")
+        category = ref.path.strip("/")
+    site_name, site = ref.describe(), ref.base
+    if not quiet and not redis_url:
+        click.echo(f"crawling {site_name} at {ref.base}" + (f", category /{category.strip('/')}" if category else ""),
+                   err=True)
     settings: dict[str, Any] = {}
     for item in extra:
         name, sep, value = item.partition("=")
@@ -877,9 +916,9 @@ def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int 
     outcome, stats = crawling.run_crawl(site, db, **args)
     code = crawling.EXIT_FOR_OUTCOME.get(outcome, EXIT_FAIL)
     if outcome == "lock_held":
-        raise Failure(f"another crawl of {site} is running on {db} (lock held)", code)
+        raise Failure(f"another crawl of {site_name} is running on {db} (lock held)", code)
     if redis_url and outcome in ("success", "interrupted"):
-        line = (f"{site}: worker {outcome}; {stats.get('newsarchive/pushed', 0)} articles sent to the writer,"
+        line = (f"{site_name}: worker {outcome}; {stats.get('newsarchive/pushed', 0)} articles sent to the writer,"
                 f" {stats.get('response_received_count', 0)} pages fetched")
         if outcome == "interrupted":
             raise Failure(line, code)
@@ -888,15 +927,21 @@ def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int 
         return
     if outcome == "failed" and stats.get("newsarchive/unreachable"):
         raise Failure(f"cannot reach {stats['newsarchive/unreachable']} (nothing fetched)", code)
+    if outcome == "unknown_category":
+        raise Failure(f"{site_name} has no category /{str(stats.get('newsarchive/category_missing')).strip('/')}"
+                      " (HTTP 404): see the site's menu for its category paths", code)
+    if outcome == "not_onecms":
+        raise Failure(f"no OneCMS site at {site}: no listing, feed, sitemap or article link was found"
+                      f" ({stats.get('response_received_count', 0)} pages fetched)", code)
     if outcome == "robots_denied" and stats.get("newsarchive/robots_unreadable"):
         raise Failure(f"robots.txt of {stats['newsarchive/robots_unreadable']}: it cannot be read, which is not a"
                       " permission (nothing else fetched)", code)
     if outcome == "storage_error":
         raise Failure(f"{stats.get('newsarchive/storage_error')}: the crawl stopped; every article archived so far"
                       " is intact and the next run walks the same window again", code)
-    summary_line = (f"{site}: {outcome}; {stats.get('newsarchive/new', 0)} new, {stats.get('newsarchive/revised', 0)}"
-                    f" revised, {stats.get('newsarchive/unchanged', 0)} unchanged, {stats.get('newsarchive/failed', 0)}"
-                    f" failed, {stats.get('response_received_count', 0)} pages fetched")
+    got = {k: stats.get(f"newsarchive/{k}", 0) for k in ("new", "revised", "unchanged", "failed")}
+    summary_line = (f"{site_name}: {outcome}; {got['new']} new, {got['revised']} revised, {got['unchanged']} unchanged,"
+                    f" {got['failed']} failed, {stats.get('response_received_count', 0)} pages fetched")
     if stats.get("newsarchive/notes"):  # surfaces dropped, streams cut: in the run record
         summary_line += f"; {stats['newsarchive/notes']} surface(s) dropped or cut short (newsarchive runs --json)"
     if code not in (0, EXIT_FAIL) or outcome == "failed":
@@ -920,7 +965,7 @@ def sites(as_json: bool) -> None:
 
 @cli.command()
 @db_option
-@click.option("--site", help="Only this site key.")
+@click.option("--site", type=SiteType(), help=SITE_HELP)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 def runs(db_path: Path | None, site: str | None, limit: int, as_json: bool) -> None:
@@ -1003,7 +1048,7 @@ def _short(value: Any, width: int = 70) -> str:
 
 @cli.command()
 @db_option
-@click.option("--site", help="Only this site (host without www.).")
+@click.option("--site", type=SiteType(), help=SITE_HELP)
 @click.option("--since", type=DATE, help=f"Published at or after this date: {DATE_HELP}.")
 @click.option("--until", type=DATE, help=f"Published before this date: {DATE_HELP}.")
 @click.option("--dry-run", is_flag=True, help="Say what would change (how many articles, which fields, examples).")
