@@ -47,6 +47,7 @@ CASES = {
     20: "archive-file faults for every command",
     21: "hostile text and parser limits",
     22: "output safety and query bounds",
+    23: "drift alarm: a redesign, then reparse after a parser fix",
 }
 
 

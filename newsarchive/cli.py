@@ -775,6 +775,12 @@ def stats(db_path: Path | None, days: int, as_json: bool) -> None:
     for r in data["runs"]:
         click.echo(f"  #{r['id']} {r['site']} {r['started_at']} {r['outcome'] or 'running/killed'}: {r['pages']} pages,"
                    f" {r['new']} new, {r['revised']} revised, {r['failed']} failed")
+    if data.get("alarms"):
+        from .drift import describe
+
+        click.echo("drift alarms (the last run of these sites was degraded):")
+        for r in data["alarms"]:
+            click.echo(f"  {r['site']} run #{r['run']} {r['started_at']}: {describe(r['drift'])}")
 
 
 @cli.command()
@@ -852,11 +858,13 @@ def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int 
     Without --since the crawl is incremental: each listing is walked newest first and stops at
     the first archived article; an empty archive reaches back 7 days before the newest article.
 
-    Exit codes: 0 success, 1 failed (nothing fetched), 2 bad arguments, 3 robots.txt forbids the
-    site (or cannot be read), 4 another crawl of this site holds the lock, 5 partial failure
-    (some articles failed; they are retried by the next run), 6 stopped by SIGTERM or Ctrl-C
-    (the next run walks the same window again), 7 the archive cannot be written (disk full,
-    -s NEWSARCHIVE_MAX_DB_MB quota, read-only file): the crawl stops, nothing is half-written."""
+    Exit codes: 0 success, 1 failed (nothing fetched, or no OneCMS site there), 2 bad arguments
+    (an unknown category too), 3 robots.txt forbids the site (or cannot be read), 4 another crawl
+    of this site holds the lock, 5 partial (some articles failed, or a listing, feed or sitemap was
+    lost; retried by the next run), 6 stopped by SIGTERM or Ctrl-C (the next run walks the same
+    window again), 7 the archive cannot be written (disk full, -s NEWSARCHIVE_MAX_DB_MB quota,
+    read-only file): the crawl stops, nothing is half-written,
+    8 degraded: fields the site's pages always had came out empty (the drift alarm; see 'runs')."""
     # -- archive check (before Scrapy starts): a damaged, read-only or locked archive is one line,
     # exit 1 or 7, and nothing is fetched. A cluster worker without --db never opens the archive.
     if not redis_url or db_path or os.environ.get("NEWSARCHIVE_DB"):
@@ -974,9 +982,13 @@ def runs(db_path: Path | None, site: str | None, limit: int, as_json: bool) -> N
 
     with open_archive(db_path, readonly=True) as archive:
         rows = CrawlState(archive).runs(limit, site)
+    from .drift import describe
+
+    for row in rows:
+        row["errors"] = json.loads(row["errors"])
+        row["coverage"] = json.loads(row["coverage"]) if row.get("coverage") else None
+        row["drift"] = json.loads(row["drift"]) if row.get("drift") else []
     if as_json:
-        for row in rows:
-            row["errors"] = json.loads(row["errors"])
         emit_json(rows)
         return
     for r in rows:
@@ -984,6 +996,8 @@ def runs(db_path: Path | None, site: str | None, limit: int, as_json: bool) -> N
                    f"{r['outcome'] or 'running/killed':<14} pages {r['pages_fetched']:<5} new {r['articles_new']:<5}"
                    f" revised {r['articles_revised']:<4} unchanged {r['articles_unchanged']:<5}"
                    f" failed {r['articles_failed']}")
+        if r["drift"]:  # the drift alarm: which fields dropped against the site's baseline, with examples
+            click.echo(f"       dropped: {describe(r['drift'])}")
 
 
 @cli.command()
@@ -1052,7 +1066,9 @@ def _short(value: Any, width: int = 70) -> str:
 @click.option("--since", type=DATE, help=f"Published at or after this date: {DATE_HELP}.")
 @click.option("--until", type=DATE, help=f"Published before this date: {DATE_HELP}.")
 @click.option("--dry-run", is_flag=True, help="Say what would change (how many articles, which fields, examples).")
-def reparse(db_path: Path | None, site: str | None, since: str | None, until: str | None, dry_run: bool) -> None:
+@click.option("--strict", is_flag=True, help="Stop at the first parser bug, with its traceback (for developers).")
+def reparse(db_path: Path | None, site: str | None, since: str | None, until: str | None, dry_run: bool,
+            strict: bool) -> None:
     """Run the current extractor over the stored raw pages.
 
     An article whose record changes gets a new version marked as a re-extraction (not as an edit
@@ -1063,15 +1079,23 @@ def reparse(db_path: Path | None, site: str | None, since: str | None, until: st
     since_v, until_v = since, until
     with open_archive(db_path, readonly=dry_run) as archive:
         try:
-            report = run(archive, dry_run=dry_run, site=site, since=since_v, until=until_v)
+            report = run(archive, dry_run=dry_run, site=site, since=since_v, until=until_v, strict=strict)
         except StorageError as exc:
             raise archive_failure(exc) from exc
     verb = "would change" if dry_run else "re-extracted (a new version each)"
     click.echo(f"{report.pages} stored pages read at {report.rate:,.0f} pages/s: {report.changed} articles {verb}, "
-               f"{report.pages - report.changed - report.not_articles - report.refused} unchanged,"
+               f"{report.unchanged} unchanged,"
                f" {report.not_articles} no longer read as articles (left as they are), {report.no_page} without a"
                f" stored page" + (f", {report.refused} refused (their stored page is of another site)"
                                   if report.refused else ""))
+    if report.recovered:
+        click.echo(f"{report.recovered} page(s) a crawl kept after an extractor error "
+                   + ("would be archived" if dry_run else "archived now"))
+    if report.extractor_errors:  # parser bugs: the articles are left as they are
+        click.echo(f"{len(report.extractor_errors)} extractor error(s), left as they are (--strict stops at the first"
+                   " with its traceback):")
+        for url, error in report.extractor_errors[:5]:
+            click.echo(f"  {url}: {error}")
     for name, count in report.fields.most_common():
         click.echo(f"  {name}: {count} article(s)")
         for article, url, old, new in report.examples.get(name, []):

@@ -31,6 +31,7 @@ DEFAULT_WINDOW = timedelta(days=7)  # an empty archive reaches back this far bef
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ROBOTS, EXIT_LOCKED, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 6
 EXIT_STORAGE = 7  # the archive cannot be written (disk full, quota, read-only): nothing half-written
+EXIT_DEGRADED = 8  # the run archived, but fields the site's pages always had came out empty
 
 
 def parse_duration(text: str) -> timedelta:
@@ -231,6 +232,7 @@ class RunRecorder:
         self.crawler = crawler
         self.stats = crawler.stats
         self.lock: SiteLock | None = None
+        self.lock_key = ""  # the site's identity
         self.run_id: int | None = None
         self.started = time.monotonic()
         self.quiet = crawler.settings.getbool("NEWSARCHIVE_QUIET")
@@ -256,6 +258,7 @@ class RunRecorder:
     def spider_opened(self, spider: Any) -> None:
         plan = spider._plan()
         db = db_path(self.crawler.settings)
+        self.lock_key = plan.key
         self.lock = SiteLock(db, plan.key)
         if not self.lock.acquire():
             self.lock = None
@@ -413,10 +416,29 @@ class RunRecorder:
         if self.run_id is None:
             return
         outcome = self.outcome(reason, spider)
+        if outcome in ("success", "partial") and self.drift():
+            outcome = "degraded"  # the drift alarm: a field the site always had is gone (newsarchive.drift)
         self.stats.set_value("newsarchive/outcome", outcome)
         if self.tty:
             sys.stderr.write("\r" + self.line(spider) + "\x1b[K\n")
         self.finish(outcome, spider)
+
+    def drift(self) -> list[dict[str, Any]]:
+        """Judge this run's coverage against the site's baseline (its last good runs); the result is
+        kept in the stats and, with the coverage, in the run record."""
+        from .drift import judge
+
+        coverage = self.stats.get_value("newsarchive/coverage")
+        if not coverage or self.run_id is None or self.lock is None:
+            return []
+        try:
+            with Archive(db_path(self.crawler.settings)) as archive:
+                baseline = CrawlState(archive).baseline(self.lock_key, self.run_id)
+        except (StorageError, sqlite3.OperationalError):
+            return []
+        drops = judge(coverage, baseline)
+        self.stats.set_value("newsarchive/drift", drops)
+        return drops
 
     def finish(self, outcome: str, spider: Any) -> None:
         """Record the run's end (once) and let the site's lock go."""
@@ -433,6 +455,9 @@ class RunRecorder:
                 notes = [f"robots.txt of {robots}: unreadable, so nothing there was fetched"] if robots else []
                 notes += [f"robots.txt Crawl-delay capped: {capped}"] if capped else []
                 state.finish_run(self.run_id, outcome, self.counts(), notes + self.notes(spider) + self.errors)
+                coverage = self.stats.get_value("newsarchive/coverage")
+                if coverage:
+                    state.set_coverage(self.run_id, coverage, self.stats.get_value("newsarchive/drift"))
         except (StorageError, sqlite3.OperationalError):
             pass  # a full disk: the run stays unfinished, which the next run reads as "resume"
         self.run_id = None
@@ -449,6 +474,7 @@ EXIT_FOR_OUTCOME = {
     "lock_held": EXIT_LOCKED,
     "interrupted": EXIT_INTERRUPTED,
     "storage_error": EXIT_STORAGE,
+    "degraded": EXIT_DEGRADED,  # the drift alarm: fields the site always had dropped (newsarchive.drift)
     "unknown_category": EXIT_USAGE,  # --category (or the URL's path) names no category of the site
     "not_onecms": EXIT_FAILED,  # nothing on the site looked like a OneCMS listing, feed, sitemap or article
 }

@@ -14,7 +14,8 @@ from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.logformatter import LogFormatter
 
 from .crawl import db_path, stop_crawl
-from .extract import NotAnArticle, extract
+from .drift import Coverage
+from .extract import ExtractorError, NotAnArticle, extract
 from .sites import crawl_key
 from .store import Archive, ProvenanceError, RawPage, StorageError
 from .store.crawlstate import CrawlState, header
@@ -43,6 +44,7 @@ class ArchivePipeline:
         self.state: CrawlState | None = None
         self.key = ""  # the run's site identity (set when the spider opens)
         self.write_ms: list[float] = []  # time of each article's write transaction
+        self.coverage = Coverage()  # what this run extracted, field by field (newsarchive.drift)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ArchivePipeline:
@@ -63,6 +65,7 @@ class ArchivePipeline:
         self.key = spider._plan().key if hasattr(spider, "_plan") else crawl_key(spider.base)
 
     def close_spider(self, spider: Any = None) -> None:
+        self.stats.set_value("newsarchive/coverage", self.coverage.as_dict())  # for the drift alarm
         if self.write_ms:  # in the stats dump (LOG_LEVEL=INFO): how long the archive kept the write lock
             ms = sorted(self.write_ms)
             for name, q in (("p50", 0.5), ("p99", 0.99)):
@@ -103,8 +106,22 @@ class ArchivePipeline:
         try:
             record, raw = page_record(item)
         except NotAnArticle as exc:
+            self.coverage.not_article(item["url"])
             self._failed(item.get("request_url") or item["url"], f"not an article: {exc}")
             raise DropItem(f"not an article: {item['url']}") from exc
+        except ExtractorError as exc:
+            # a bug in a parser, not a verdict on the page: counted, and the page kept with its
+            # failure so that reparse reads it again once the parser is fixed
+            self.coverage.error(item["url"])
+            self.stats.inc_value("newsarchive/extractor_errors")
+            assert self.state is not None
+            url = item.get("request_url") or item["url"]
+            self.state.record_failure(url, self.key, f"extractor error: {exc.parser}.{exc.field}: {exc.error}",
+                                      page=RawPage(item["url"], item["body"], item["status"], item["headers"],
+                                                   item["fetched_at"]))
+            self.stats.inc_value("newsarchive/failed")
+            raise DropItem(str(exc)) from exc
+        self.coverage.add(record)
         started = time.perf_counter()
         try:
             with self.archive.transaction():  # the record, its page, validators and failures at once

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .extract import NotAnArticle, extract
+from .extract import ExtractorError, NotAnArticle, extract
 from .record import FIELDS, same_record
 from .store import Archive, RawPage
 from .urls import origin_site
@@ -30,9 +30,16 @@ class ReparseReport:
     not_articles: int = 0  # pages the current extractor no longer reads as an article (left as they are)
     no_page: int = 0  # articles archived without a raw page (nothing to re-derive them from)
     refused: int = 0  # articles whose stored page came from another site (provenance): left as they are
+    extractor_errors: list[tuple[str, str]] = field(default_factory=list)  # (url, error): parser bugs, left as is
+    recovered: int = 0  # pages kept with an extractor error in a crawl, archived now
     fields: Counter[str] = field(default_factory=Counter)  # field -> articles where it changed
     examples: dict[str, list[tuple[int, str, Any, Any]]] = field(default_factory=dict)  # field -> (id, url, old, new)
     seconds: float = 0.0
+
+    @property
+    def unchanged(self) -> int:
+        return (self.pages - self.changed - self.not_articles - self.refused - self.recovered
+                - len(self.extractor_errors))
 
     @property
     def rate(self) -> float:
@@ -45,10 +52,12 @@ def page_time(page: RawPage) -> datetime | None:
     return datetime.fromisoformat(page.fetched_at.replace("Z", "+00:00"))
 
 
-def reparse(archive: Archive, *, dry_run: bool = False, batch: int = 200, examples: int = 3,
+def reparse(archive: Archive, *, dry_run: bool = False, batch: int = 200, examples: int = 3, strict: bool = False,
             progress: Callable[[ReparseReport], None] | None = None, **filters: Any) -> ReparseReport:
     """Run the current extractor over the latest stored page of every article matching ``filters``
-    (those of :meth:`Archive.article_ids`); store what changed unless ``dry_run``."""
+    (those of :meth:`Archive.article_ids`), and over the pages a crawl kept because the extractor
+    failed on them; store what changed unless ``dry_run``. A parser bug is counted and the article
+    left as it is; ``strict`` lets the bug's own exception through instead."""
     report = ReparseReport()
     started = time.perf_counter()
     for ids in archive.id_batches(batch, **filters):
@@ -65,9 +74,12 @@ def reparse(archive: Archive, *, dry_run: bool = False, batch: int = 200, exampl
                 report.refused += 1
                 continue
             try:
-                record = extract(page.body, page.url, headers=page.headers, fetched_at=page_time(page))
+                record = extract(page.body, page.url, headers=page.headers, fetched_at=page_time(page), strict=strict)
             except NotAnArticle:
                 report.not_articles += 1
+                continue
+            except ExtractorError as exc:
+                report.extractor_errors.append((current["url"], f"{exc.parser}.{exc.field}: {exc.error}"))
                 continue
             if same_record(current, record):
                 continue
@@ -84,5 +96,27 @@ def reparse(archive: Archive, *, dry_run: bool = False, batch: int = 200, exampl
         report.seconds = time.perf_counter() - started
         if progress:
             progress(report)
+    _recover_kept(archive, report, dry_run, strict, filters.get("site"))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _recover_kept(archive: Archive, report: ReparseReport, dry_run: bool, strict: bool, site: str | None) -> None:
+    """Pages a crawl kept because the extractor failed on them: archived now if it reads them."""
+    from .store.crawlstate import CrawlState
+
+    state = CrawlState(archive)
+    for url, page in state.kept_pages(site):
+        report.pages += 1
+        try:
+            record = extract(page.body, page.url, headers=page.headers, fetched_at=page_time(page), strict=strict)
+        except NotAnArticle:
+            report.not_articles += 1
+            continue
+        except ExtractorError as exc:
+            report.extractor_errors.append((url, f"{exc.parser}.{exc.field}: {exc.error}"))
+            continue
+        report.recovered += 1
+        if not dry_run:
+            with archive.transaction():  # the article, and its failure forgotten, at once
+                state.keep(record, page, url)

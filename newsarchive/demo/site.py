@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import threading
 import time
 import zlib
@@ -117,6 +118,21 @@ def _stream(total: int, chunk: int = 1 << 16, delay: float = 0.0) -> Iterator[by
         sent += len(piece)
 
 
+_AUTHOR_LD = re.compile(r'"author": \{"@type": "Person", "name": "[^"]*"\}')
+
+
+def redesigned(html: str) -> str:
+    """An article page in a "redesign" of the template, as sites roll them out: the body container
+    is renamed (``article.entry`` becomes ``article.story-body``), the byline moves to an element of
+    a new class (``span.story-byline``; the closing byline and the JSON-LD author are gone). The
+    content is all still there: a parser that knows the new names reads every field again."""
+    html = html.replace('<article class="entry', '<article class="story-body')
+    html = html.replace("sc-longform-header-author block-sc-author", "story-byline")
+    html = html.replace('class="c-detail-head__author"', 'class="story-byline"')
+    html = re.sub(r'<b class="vtranslate-author-translate"[^>]*>.*?</b>', "", html, flags=re.S)
+    return _AUTHOR_LD.sub('"author": {"@type": "Organization", "name": "Báo Demo"}', html)
+
+
 def slugify(text: str) -> str:
     """ASCII slug of a Vietnamese phrase, as OneCMS URLs have them."""
     import unicodedata
@@ -157,6 +173,7 @@ class DemoSite:
         self.robots_extra = ""  # e.g. "Crawl-delay: 1\n"
         self.faults: dict[str, str] = {}  # article-shaped path -> fault name (FAULTS), linked from home
         self.extra_links: list[str] = []  # more links on the home page (e.g. to another host)
+        self.redesign = False  # True: article pages in a second template edition (see redesigned())
         self.fault_hits: Counter[str] = Counter()
         self.active = 0  # requests being answered right now, and the most at once
         self.most_active = 0
@@ -292,6 +309,8 @@ class DemoSite:
 
     def article_page(self, article_id: int) -> bytes:
         html = render(self.articles[article_id])
+        if self.redesign:
+            html = redesigned(html)
         if self.whitespace[article_id]:
             html = html.replace("</p>", "  \n</p>" * 1).replace("<p>", "<p>\n   ")
         return html.encode("utf-8")

@@ -5,6 +5,7 @@ Kept beside the article store (same database, same connection), apart from it in
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -122,14 +123,29 @@ class CrawlState:
 
     # -- failures: a failed article is retried by a later run, not forgotten ---------------------------
 
-    def record_failure(self, url: str, site: str, error: str) -> None:
+    def record_failure(self, url: str, site: str, error: str, page: RawPage | None = None) -> None:
+        """A failed article, asked for again by the next runs; ``page``: what was fetched, kept when
+        the extractor failed on it (``reparse`` reads it again)."""
         now = utc_now()
+        body = zlib.compress(page.body, 6) if page is not None else None
+        headers = json.dumps(dict(page.headers or {}), ensure_ascii=False) if page is not None else None
         self.conn.execute(
-            "INSERT INTO failures(url, site, first_failed, last_failed, attempts, error) VALUES (?, ?, ?, ?, 1, ?)"
+            "INSERT INTO failures(url, site, first_failed, last_failed, attempts, error, page, page_headers,"
+            " page_fetched_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)"
             " ON CONFLICT(url) DO UPDATE SET last_failed = excluded.last_failed, attempts = attempts + 1,"
-            " error = excluded.error",
-            (url, site, now, now, error[:500]),
+            " error = excluded.error, page = excluded.page, page_headers = excluded.page_headers,"
+            " page_fetched_at = excluded.page_fetched_at",
+            (url, site, now, now, error[:500], body, headers, page.fetched_at if page is not None else None),
         )
+
+    def kept_pages(self, site: str | None = None) -> list[tuple[str, RawPage]]:
+        """(url, page) of the failures whose page was kept (extractor errors), oldest first."""
+        clause, params = runs_of(site) if site else ("1", [])
+        rows = self.conn.execute(
+            f"SELECT url, page, page_headers, page_fetched_at FROM failures WHERE page IS NOT NULL AND {clause}"
+            " ORDER BY first_failed", params)
+        return [(url, RawPage(url, zlib.decompress(body), 200, json.loads(headers) if headers else None, fetched))
+                for url, body, headers, fetched in rows]
 
     def clear_failure(self, url: str) -> None:
         self.conn.execute("DELETE FROM failures WHERE url = ?", (url,))
@@ -189,6 +205,19 @@ class CrawlState:
         if row and (row[2] is None or row[2] in ("interrupted", "storage_error")):
             return {"id": row[0], "since_bound": row[1]}
         return None
+
+    def set_coverage(self, run: int, coverage: Mapping[str, Any], drift: Any) -> None:
+        self.conn.execute("UPDATE runs SET coverage = ?, drift = ? WHERE id = ?",
+                          (json.dumps(coverage), json.dumps(drift, ensure_ascii=False) if drift else None, run))
+
+    def baseline(self, key: str, before: int, runs: int = 5) -> list[dict[str, Any]]:
+        """The coverage of a site's last finished runs before run ``before`` that archived articles
+        and were not degraded: what its pages normally carry."""
+        clause, params = runs_of(key)
+        rows = self.conn.execute(
+            f"SELECT coverage FROM runs WHERE {clause} AND id < ? AND coverage IS NOT NULL"
+            " AND outcome IN ('success', 'partial') ORDER BY id DESC LIMIT ?", [*params, before, runs])
+        return [json.loads(r[0]) for r in rows]
 
     def set_bound(self, run: int, since_bound: str) -> None:
         self.conn.execute("UPDATE runs SET since_bound = ? WHERE id = ?", (since_bound, run))

@@ -310,6 +310,22 @@ def _m009_folded_names(conn: sqlite3.Connection) -> None:
     ecosystem_reindex(conn)
 
 
+def _m010_drift_and_kept_pages(conn: sqlite3.Connection) -> None:
+    """A page the extractor failed on (a parser bug) is kept with its failure, for ``reparse``;
+    a run records the field coverage of what it archived and, against the site's baseline, the
+    fields that dropped (the drift alarm)."""
+    _script(
+        conn,
+        """
+        ALTER TABLE failures ADD COLUMN page BLOB;             -- zlib, only for extractor errors
+        ALTER TABLE failures ADD COLUMN page_headers TEXT;     -- JSON
+        ALTER TABLE failures ADD COLUMN page_fetched_at TEXT;  -- UTC
+        ALTER TABLE runs ADD COLUMN coverage TEXT;             -- JSON: articles, share per field, body length
+        ALTER TABLE runs ADD COLUMN drift TEXT;                -- JSON: fields that dropped, with example URLs
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_views", _m002_views),
@@ -320,6 +336,7 @@ MIGRATIONS: list[Migration] = [
     ("007_cluster_runs", _m007_cluster_runs),
     ("008_one_site_identity", _m008_one_site_identity),
     ("009_folded_names", _m009_folded_names),
+    ("010_drift_and_kept_pages", _m010_drift_and_kept_pages),
 ]
 
 

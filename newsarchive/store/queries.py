@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -159,10 +160,15 @@ def stats(conn: sqlite3.Connection, days: int = 14) -> dict[str, Any]:
                      r, strict=True)) for r in conn.execute(
         "SELECT id, site, started_at, finished_at, outcome, pages_fetched, articles_new, articles_revised,"
         " articles_failed FROM runs ORDER BY id DESC LIMIT 10")]
+    # the drift alarm: sites whose last finished run was degraded, with the fields that dropped
+    last_degraded = ("SELECT r.site, r.id, r.started_at, r.drift FROM runs r WHERE r.outcome = 'degraded' AND r.id ="
+                     " (SELECT max(id) FROM runs WHERE site = r.site AND finished_at IS NOT NULL)")
+    alarms = [{"site": site, "run": run, "started_at": started, "drift": json.loads(drift or "[]")}
+              for site, run, started, drift in conn.execute(last_degraded)]
     revised = conn.execute("SELECT count(*) FROM articles WHERE revision_count > 1").fetchone()[0]
     # every spelling of an author ("MAI QUẾ", "Mai Quế") counts as one, under its normal form
     authors = [dict(zip(("author", "articles"), r, strict=True)) for r in conn.execute(
         "SELECT min(au.display), count(DISTINCT aa.article) FROM authors au JOIN article_authors aa"
         " ON aa.author = au.id GROUP BY au.key ORDER BY 2 DESC, 1 LIMIT 20")]
     return {"sites": per_site, "sections": per_section, "days": per_day, "coverage": coverage, "runs": runs,
-            "revised_articles": revised, "authors": authors}
+            "revised_articles": revised, "authors": authors, "alarms": alarms}
