@@ -1000,16 +1000,24 @@ def runs(db_path: Path | None, site: str | None, limit: int, as_json: bool) -> N
             click.echo(f"       dropped: {describe(r['drift'])}")
 
 
+DEMO_PORT = 8123  # the demo site's one address: its identity in the archive (127.0.0.1:8123)
+
+
 @cli.command()
 @db_option
 @click.option("--articles", type=click.IntRange(min=1), default=60, show_default=True,
               help="Size of the demo site; the crawl backfills all of it, so N articles are archived.")
 @click.option("--serve", is_flag=True, help="Only serve the demo site (until Ctrl-C), for crawling it yourself.")
-@click.option("--port", type=click.IntRange(min=0, max=65535), default=0,
-              help="Port for --serve (default: a free one).")
-def demo(db_path: Path | None, articles: int, serve: bool, port: int) -> None:
-    """Serve the built-in demo site on a free loopback port, crawl it into the archive, show what
-    was archived, and exit. The crawl backfills the whole site (every one of its --articles N)."""
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=None,
+              help=f"Port of the demo site on 127.0.0.1 [default: {DEMO_PORT}, or $NEWSARCHIVE_DEMO_PORT; a free one"
+                   " if that is taken]. The port is part of the site's identity.")
+def demo(db_path: Path | None, articles: int, serve: bool, port: int | None) -> None:
+    """Serve the built-in demo site on 127.0.0.1, crawl it into the archive, show what was
+    archived, and exit. The crawl backfills the whole site (every one of its --articles N).
+
+    The demo is one site, 127.0.0.1:8123, every time: a second demo into the same archive finds
+    its articles archived (and their URLs still answer while it runs). If that port is taken the
+    demo runs on a free one and says so: there it is another site of the archive."""
     from . import crawl as crawling
     from .demo.site import DemoSite
     from .demo.site import serve as serve_site
@@ -1017,7 +1025,16 @@ def demo(db_path: Path | None, articles: int, serve: bool, port: int) -> None:
     if not serve:
         check_archive(db_path)  # before the site is served and crawled
     site = DemoSite(articles)
-    with serve_site(site, port=port) as base:
+    wanted = port if port is not None else int(os.environ.get("NEWSARCHIVE_DEMO_PORT") or DEMO_PORT)
+    try:
+        listen_socket("127.0.0.1", wanted).close()  # free? (the demo server binds it right after)
+    except Failure:
+        if port is not None:
+            raise
+        click.echo(f"port {wanted} is taken: the demo runs on a free port, which makes it another site of the"
+                   " archive (its articles are archived again under that port)", err=True)
+        wanted = 0
+    with serve_site(site, port=wanted) as base:
         if serve:
             click.echo(f"demo site on {base} (Ctrl-C to stop)", err=True)
             try:

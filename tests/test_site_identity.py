@@ -152,3 +152,28 @@ def test_two_sites_on_one_host_are_two_sites(tmp_path: Path) -> None:
         rows = con.execute("SELECT url, revision_count FROM articles").fetchall()
     assert len(rows) == 10 and all(count == 1 for _, count in rows)
     assert sum(url.startswith(base_two) for url, _ in rows) == 5
+
+
+def test_a_second_demo_into_the_same_archive_is_the_same_site(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"NEWSARCHIVE_DEMO_PORT": str(port)}  # the demo's fixed port, as 8123 is by default
+    db = tmp_path / "a.db"
+    first = run_cli("demo", "--articles", "12", "--db", str(db), env=env)
+    second = run_cli("demo", "--articles", "12", "--db", str(db), env=env)
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    assert "crawl success: 12 new" in first.stdout
+    assert "crawl success: 0 new" in second.stdout and "the archive holds 12" in second.stdout
+    with sqlite3.connect(db) as con:
+        urls = [r[0] for r in con.execute("SELECT url FROM articles")]
+    assert len(urls) == 12 and all(u.startswith(f"http://127.0.0.1:{port}/") for u in urls)
+    # the port taken: the demo says so and runs on another, as another site
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        third = run_cli("demo", "--articles", "12", "--db", str(db), env=env)
+    assert third.returncode == 0 and f"port {port} is taken" in third.stderr
+    assert "crawl success: 12 new" in third.stdout
