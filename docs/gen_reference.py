@@ -81,7 +81,7 @@ def commands_table() -> str:
     rows = ["| command | what it does |", "|---|---|"]
     for name, command, ctx in _commands():
         pieces = [p for p in command.collect_usage_pieces(ctx) if p != "[OPTIONS]"]
-        usage = " ".join([f"[`{name}`](docs/cli.md#newsarchive-{name})", *(f"`{p}`" for p in pieces)])
+        usage = " ".join([f"[`newsarchive {name}`](docs/cli.md#newsarchive-{name})", *(f"`{p}`" for p in pieces)])
         rows.append(f"| {usage} | {_cell(command.get_short_help_str(limit=300))} |")
     return "\n".join(rows) + "\n"
 
