@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import click
 
 from . import __version__
-from .extract import NotAnArticle, extract
+from .extract import ExtractorError, NotAnArticle, extract
 from .store import DEFAULT_DB, Archive, RawPage, StorageError, busy_timeout, default_db_path
 
 EXIT_FAIL = 1
@@ -321,6 +321,8 @@ def _scrape(target: str, url: str | None, verbose: bool = False, allow_private: 
             record = extract(got.body, got.url, headers=got.headers, fetched_at=now)
         except NotAnArticle as exc:
             raise Failure(f"not an article: {got.url} ({exc})") from exc
+        except ExtractorError as exc:
+            raise Failure(f"{exc} (a bug in the extractor: please report it with the page)") from exc
         return record, page
     check_target(target)
     path = Path(target)
@@ -333,6 +335,8 @@ def _scrape(target: str, url: str | None, verbose: bool = False, allow_private: 
         record = extract(body, base, fetched_at=now)
     except NotAnArticle as exc:
         raise Failure(f"not an article: {target} ({exc})") from exc
+    except ExtractorError as exc:
+        raise Failure(f"{exc} (a bug in the extractor: please report it with the page)") from exc
     if not record["url"].startswith(("http://", "https://")):
         raise Failure(f"{target} has no canonical link: give its address with --url")
     return record, RawPage(url or record["url"], body, None, None, record["fetched_at"])
@@ -1141,10 +1145,15 @@ def import_warc(file: Path, db_path: Path | None) -> None:
             raise archive_failure(exc) from exc
     summary = (f"{report.pages} HTML pages read: {report.new} new, {report.revised} revised, {report.unchanged}"
                f" unchanged, {report.not_articles} not articles")
+    if report.extractor_errors:  # parser bugs: those pages are not imported, and the import is no success
+        summary += (f", {len(report.extractor_errors)} extractor error(s) (import again after the fix), first:"
+                    f" {report.extractor_errors[0]}")
     if report.error and report.pages == 0 and report.error.startswith("not a WARC"):
         raise Failure(f"{file}: {report.error}")
     if report.error:
         raise Failure(f"{file} is damaged ({report.error}); kept what was read before: {summary}")
+    if report.extractor_errors:
+        raise Failure(summary)
     click.echo(summary, err=True)
 
 

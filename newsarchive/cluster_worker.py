@@ -24,7 +24,7 @@ from scrapy_redis.scheduler import Scheduler
 
 from . import cluster, dates
 from .crawl import CrawlPlan, Frontier, make_plan
-from .extract import NotAnArticle
+from .extract import ExtractorError, NotAnArticle
 from .pipelines import page_record
 from .sites import resolve
 
@@ -425,6 +425,10 @@ class PushPipeline:
             cluster.push(self.client, {**base, "type": "failed", "url": item.get("request_url") or item["url"],
                                        "error": f"not an article: {exc}"})
             raise DropItem(f"not an article: {item['url']}") from exc
+        except ExtractorError as exc:  # a parser bug: a failure the next run asks for again
+            cluster.push(self.client, {**base, "type": "failed", "url": item.get("request_url") or item["url"],
+                                       "error": f"extractor error: {exc.parser}.{exc.field}: {exc.error}"})
+            raise DropItem(str(exc)) from exc
         cluster.push(self.client, {**base, "type": "page", "record": record, "request_url": item.get("request_url"),
                                    "page": cluster.encode_page(page)})
         self.crawler.stats.inc_value("newsarchive/pushed")

@@ -9,12 +9,12 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from . import __version__, dates
-from .extract import NotAnArticle, extract
+from .extract import ExtractorError, NotAnArticle, extract
 from .store import Archive, RawPage, SaveResult
 
 # Stored bodies are decoded (Scrapy inflates them): headers that describe the transfer would lie.
@@ -147,6 +147,7 @@ class ImportReport:
     revised: int = 0
     unchanged: int = 0
     not_articles: int = 0
+    extractor_errors: list[str] = field(default_factory=list)  # parser bugs: those pages were not imported
     error: str | None = None
 
 
@@ -169,6 +170,9 @@ def import_warc(archive: Archive, stream: BinaryIO, *, batch: int = 100) -> Impo
                 record = extract(item.page.body, item.page.url, headers=item.page.headers, fetched_at=item.fetched)
             except NotAnArticle:
                 report.not_articles += 1
+                continue
+            except ExtractorError as exc:  # a parser bug: the page stays in the WARC for a later import
+                report.extractor_errors.append(f"{item.page.url}: {exc.parser}.{exc.field}: {exc.error}")
                 continue
             pending.append((record, item.page))
             if len(pending) >= batch:

@@ -63,7 +63,7 @@ class UrlSpider(scrapy.Spider):
     def _archive(self, got: dict[str, Any]) -> dict[str, Any] | None:
         """Extract and store as ``newsarchive scrape`` does; the record, or None (said in the log)."""
         from ..crawl import db_path
-        from ..extract import NotAnArticle, extract
+        from ..extract import ExtractorError, NotAnArticle, extract
         from ..store import Archive, ProvenanceError, RawPage, StorageError
 
         if got["status"] >= 400:
@@ -71,8 +71,8 @@ class UrlSpider(scrapy.Spider):
             return None
         try:
             record = extract(got["body"], got["url"], headers=got["headers"], fetched_at=datetime.now(UTC))
-        except NotAnArticle as exc:
-            self.logger.error("not an article: %s (%s)", got["url"], exc)
+        except (NotAnArticle, ExtractorError) as exc:
+            self.logger.error("not archived: %s (%s)", got["url"], exc)
             return None
         page = RawPage(got["url"], got["body"], got["status"], got["headers"], None)
         path = db_path(self.settings)

@@ -137,3 +137,33 @@ def test_a_parser_bug_is_an_extractor_error_kept_for_reparse(tmp_path: Path) -> 
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 20
         assert con.execute("SELECT count(*) FROM failures").fetchone()[0] == 0
+
+
+def test_a_parser_bug_in_scrape_and_import_warc_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """The same bug through the other paths: one error line, exit 1, nothing stored."""
+    import subprocess
+    import sys
+
+    site = DemoSite(2)
+    site.set_base("http://127.0.0.1:9/")
+    page = tmp_path / "bai.html"
+    page.write_bytes(site.article_page(site.order[0]))
+    script = ("import sys\nfrom newsarchive.extract import onecms\n"
+              "def tags(self):\n    raise KeyError('a parser bug')\n"
+              "onecms.OneCMSParser.tags = tags\nfrom newsarchive.cli import main\n"
+              "sys.argv = ['newsarchive', *sys.argv[1:]]\nmain()\n")
+    db = tmp_path / "a.db"
+    out = subprocess.run([sys.executable, "-c", script, "scrape", str(page), "--url", site.url(site.order[0]),
+                          "--db", str(db)], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "extractor error" in out.stderr and "a parser bug" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    from test_provenance import _warc_of
+
+    _warc_of(tmp_path / "x.warc.gz", site.url(site.order[0]), page.read_bytes())
+    imported = subprocess.run([sys.executable, "-c", script, "import-warc", str(tmp_path / "x.warc.gz"),
+                               "--db", str(db)], capture_output=True, text=True, cwd=tmp_path)
+    assert imported.returncode == 1 and "Traceback" not in imported.stderr, imported.stderr
+    assert "1 extractor error(s)" in imported.stderr and len(imported.stderr.strip().splitlines()) == 1
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
