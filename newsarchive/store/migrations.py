@@ -326,6 +326,68 @@ def _m010_drift_and_kept_pages(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m011_operations(conn: sqlite3.Connection) -> None:
+    """The scheduler's own records (newsarchive/schedule.py, docs/operations.md): each crawl it
+    started (a timeout is a failure the run record alone cannot tell from a stop), the alarms it
+    opened and closed, and what saved searches have notified (at most once per article)."""
+    _script(
+        conn,
+        """
+        CREATE TABLE schedule_log (
+            id INTEGER PRIMARY KEY,
+            site TEXT NOT NULL,                  -- the site's one identity (sites.SiteRef.key)
+            started_at TEXT NOT NULL,            -- UTC
+            finished_at TEXT,                    -- NULL while running (or when the scheduler was killed)
+            exit_code INTEGER,                   -- the crawl's exit code (the last of its categories)
+            run INTEGER,                         -- runs.id of the crawl, when it recorded one
+            note TEXT                            -- 'timeout', 'stopped', 'lock_held', 'error: ...'
+        );
+        CREATE INDEX schedule_log_site ON schedule_log(site, id);
+        CREATE TABLE alarms (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,                  -- degraded, failing, quiet, disk
+            site TEXT NOT NULL,                  -- the site's one identity; '' for the archive (disk)
+            opened_at TEXT NOT NULL,             -- UTC
+            last_sent TEXT,                      -- UTC: the last notice (open or repeat)
+            notices INTEGER NOT NULL DEFAULT 0,
+            closed_at TEXT,                      -- UTC: resolved
+            message TEXT NOT NULL,               -- one line
+            detail TEXT NOT NULL DEFAULT '{}'    -- JSON
+        );
+        CREATE UNIQUE INDEX alarms_open ON alarms(kind, site) WHERE closed_at IS NULL;
+        CREATE TABLE saved_searches (
+            name TEXT PRIMARY KEY,               -- [[searches]] name
+            last_article INTEGER NOT NULL,       -- articles.id up to which new matches were looked for
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE notified_articles (
+            search TEXT NOT NULL,
+            article INTEGER NOT NULL,
+            notified_at TEXT NOT NULL,
+            PRIMARY KEY (search, article)
+        );
+        """,
+    )
+
+
+def _m012_media_refs(conn: sqlite3.Connection) -> None:
+    """The media each article references (newsarchive/media.py): written in the article's own
+    transaction; the files themselves are in the media file beside the archive."""
+    _script(
+        conn,
+        """
+        CREATE TABLE media_refs (
+            article INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,           -- page order
+            role TEXT NOT NULL,                  -- image, thumbnail (og:image), poster, audio, video
+            url TEXT NOT NULL,
+            PRIMARY KEY (article, position)
+        );
+        CREATE INDEX media_refs_url ON media_refs(url);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_views", _m002_views),
@@ -337,6 +399,8 @@ MIGRATIONS: list[Migration] = [
     ("008_one_site_identity", _m008_one_site_identity),
     ("009_folded_names", _m009_folded_names),
     ("010_drift_and_kept_pages", _m010_drift_and_kept_pages),
+    ("011_operations", _m011_operations),
+    ("012_media_refs", _m012_media_refs),
 ]
 
 
