@@ -26,6 +26,7 @@ from newsarchive import dates
 from newsarchive.crawl import CrawlPlan, Frontier, open_frontier
 from newsarchive.middlewares import DISCOVERY_DONE, ROBOTS_DENIED, ROBOTS_UNAVAILABLE, STOPPING
 from newsarchive.netguard import refusal_of
+from newsarchive.sites import Site, profile_for
 from newsarchive.urls import article_id, canonical, run_key
 
 ARTICLE_PATH = re.compile(r"^/[A-Za-z0-9][A-Za-z0-9_.-]*-\d+\.html?$")
@@ -77,6 +78,7 @@ class OneCMSSpider(scrapy.Spider):
         # what this run skipped or lost besides article failures (a surface dropped, a stream cut):
         # recorded in the run, and the run is not a success
         self.notes: list[str] = []
+        self._profile: Site | None = None
 
     # -- plan and start ------------------------------------------------------------------------------
 
@@ -137,11 +139,25 @@ class OneCMSSpider(scrapy.Spider):
         return Request(url, callback=callback, errback=self.surface_failed, priority=priority,
                        meta={"discovery": True, **meta})
 
+    @property
+    def profile(self) -> Site:
+        """The site's profile (newsarchive.sites): a registered site's own discovery values, or the
+        OneCMS family's defaults for any other base URL."""
+        if self._profile is None:
+            self._profile = profile_for(self.base) or Site("", "", self.base)
+        return self._profile
+
     def site_surfaces(self) -> Iterator[Request]:
         yield self.discover(urljoin(self.base, "tin-moi-nhat"), self.parse_listing, 10)
-        yield self.discover(urljoin(self.base, "rss/trang-chu"), self.parse_rss, 10)
-        yield self.discover(urljoin(self.base, "sitemap.xml"), self.parse_sitemap_index, 8,
-                            download_maxsize=SITEMAP_MAXSIZE)
+        for path in self.profile.feed_paths:
+            yield self.discover(urljoin(self.base, path.lstrip("/")), self.parse_rss, 10)
+        for path in self.profile.sitemap_paths:
+            yield self.discover(urljoin(self.base, path.lstrip("/")), self.parse_sitemap_index, 8,
+                                download_maxsize=SITEMAP_MAXSIZE)
+
+    def listing_items(self) -> str:
+        """The CSS of a listing's items (``li[pid]`` of the site's listing lists)."""
+        return ", ".join(f"{selector} li[pid]" for selector in self.profile.listing_selectors)
 
     def parse_home(self, response: Response) -> Iterator[Any]:
         yield from self.parse_listing(response)
@@ -257,7 +273,7 @@ class OneCMSSpider(scrapy.Spider):
             url = response.urljoin(href)
             if self.same_site(url):
                 yield self.discover(url, self.parse_rss, 9)
-        items = response.css("ul.onecms__loading li[pid], ul.onecms_loading li[pid], ul.loadAjax li[pid]")
+        items = response.css(self.listing_items())
         stopped, last_pid = False, None
         pending: list[str] = []
         listed = {response.urljoin(h) for h in items.css("a::attr(href)").getall()}
@@ -342,7 +358,7 @@ class OneCMSSpider(scrapy.Spider):
         if not m:
             return None
         found = LOADMORE_TYPE.search(text)
-        kind = found.group(1) if found else "channel"
+        kind = found.group(1) if found else self.profile.api_types[-1]  # the page's own, or the site's
         return urljoin(self.base, f"api/getMoreArticle/{kind}_empty_{last_pid}_{m.group(1)}_0")
 
     def parse_api(self, response: Response) -> Iterator[Any]:

@@ -1,0 +1,31 @@
+"""The spider reads a registered site's discovery values from its profile (newsarchive.sites), and
+the OneCMS family's defaults for any other base URL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from newsarchive.spiders.onecms import OneCMSSpider
+
+from newsarchive.crawl import CrawlPlan
+from newsarchive.sites import FEED_PATHS, LISTING_SELECTORS, SITES
+
+
+def spider(base: str) -> OneCMSSpider:
+    s = OneCMSSpider(site=base)
+    s.plan = CrawlPlan(key="k", base=base, site="x", floor=None, window=timedelta(days=7), stop_at_known=False,
+                       newest_archived=None)
+    return s
+
+
+def test_a_registered_sites_feeds_and_listing_lists_are_its_own() -> None:
+    ddn = spider(SITES["diendandoanhnghiep"].base)
+    feeds = [r.url for r in ddn.site_surfaces() if "/rss/" in r.url]
+    assert feeds == [ddn.base + p.lstrip("/") for p in SITES["diendandoanhnghiep"].feed_paths] and len(feeds) == 4
+    assert spider(SITES["daibieunhandan"].base).listing_items() == "ul.onecms_loading li[pid], div.view-more-article li[pid]"
+
+
+def test_any_other_base_url_gets_the_family_defaults() -> None:
+    other = spider("http://127.0.0.1:8123/")
+    assert [r.url for r in other.site_surfaces() if "/rss/" in r.url] == [other.base + p.lstrip("/") for p in FEED_PATHS]
+    assert other.listing_items() == ", ".join(f"{s} li[pid]" for s in LISTING_SELECTORS)
