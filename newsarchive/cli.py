@@ -171,10 +171,24 @@ class DateType(click.ParamType):
         return "DATE"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if isinstance(value, DateValue):
+            return value
         try:
-            return parse_date(str(value))
+            return DateValue(parse_date(str(value)), str(value))
         except (ValueError, OverflowError):
             self.fail(f"{value!r} is not a date; use {DATE_FORMS}", param, ctx)
+
+
+class DateValue(str):
+    """A date option's ISO 8601 value that remembers how it was written: ``crawl --every`` hands
+    ``--since 7d`` on to each run as written, so the cut-off moves with time."""
+
+    given: str
+
+    def __new__(cls, iso: str, given: str) -> DateValue:
+        value = super().__new__(cls, iso)
+        value.given = given
+        return value
 
 
 DATE = DateType()

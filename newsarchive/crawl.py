@@ -543,6 +543,20 @@ FAST_LOCAL: dict[str, Any] = {
 }
 
 
+def child_command(site: str, db: Path, args: dict[str, Any]) -> list[str]:
+    """The command line of one run of an ``--every`` loop."""
+    command = [sys.executable, "-m", "newsarchive.cli", "crawl", site, "--db", str(db)]
+    for flag in ("since", "max_articles", "category", "revisit"):
+        if args.get(flag):  # a relative --since (7d) as written, so each run's cut-off moves with time
+            command += [f"--{flag.replace('_', '-')}", str(getattr(args[flag], "given", args[flag]))]
+    for flag in ("recheck", "quiet", "verbose"):
+        if args.get(flag):
+            command.append(f"--{flag}")
+    for name, value in (args.get("settings") or {}).items():
+        command += ["-s", f"{name}={value}"]
+    return command
+
+
 def every(site: str, db: Path, interval: timedelta, args: dict[str, Any]) -> int:
     """Crawl again and again, each run in a child process (the reactor cannot restart), until
     SIGTERM or Ctrl-C, which stop the loop cleanly after passing the signal to a running child."""
@@ -559,15 +573,7 @@ def every(site: str, db: Path, interval: timedelta, args: dict[str, Any]) -> int
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    command = [sys.executable, "-m", "newsarchive.cli", "crawl", site, "--db", str(db)]
-    for flag in ("since", "max_articles", "category", "revisit"):
-        if args.get(flag):
-            command += [f"--{flag.replace('_', '-')}", str(args[flag])]
-    for flag in ("recheck", "quiet", "verbose"):
-        if args.get(flag):
-            command.append(f"--{flag}")
-    for name, value in (args.get("settings") or {}).items():
-        command += ["-s", f"{name}={value}"]
+    command = child_command(site, db, args)
     code = EXIT_OK
     number = 0
     while not stop["flag"]:

@@ -298,3 +298,15 @@ def test_a_second_ctrl_c_stops_at_once_and_the_run_says_interrupted(tmp_path: Pa
     assert stop_s < 2.5
     assert run["outcome"] == "interrupted" and run["finished_at"]
     assert "Traceback" not in err
+
+
+def test_every_hands_a_relative_since_to_each_run_as_written() -> None:
+    from newsarchive.cli import DATE
+    from newsarchive.crawl import child_command
+
+    since = DATE.convert("7d", None, None)
+    command = child_command("http://127.0.0.1:8123/", Path("a.db"), {"since": since, "quiet": True})
+    assert command[command.index("--since") + 1] == "7d"  # each run computes its own cut-off
+    fixed = DATE.convert("2026-11-01", None, None)
+    command = child_command("http://127.0.0.1:8123/", Path("a.db"), {"since": fixed})
+    assert command[command.index("--since") + 1] == "2026-11-01"
