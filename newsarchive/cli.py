@@ -1222,6 +1222,102 @@ def ingest(redis_url: str, db_path: Path | None, batch: int, until_idle: float |
                    f"{report.rate:,.0f} items/s", err=True)
 
 
+# -- operations: one configuration, the scheduler, status (docs/operations.md) ----------------------
+
+def config_option(f: Any) -> Any:
+    return click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
+        help="The operations configuration [default: $NEWSARCHIVE_CONFIG if set, else newsarchive.toml in the"
+             " current directory].")(f)
+
+
+def load_config(config_path: Path | None, secrets: bool = True) -> Any:
+    """The configuration, or its first mistake as one line (file, line, key) and exit 2."""
+    from . import config as configuration
+
+    try:
+        return configuration.load(config_path, secrets=secrets)
+    except configuration.ConfigError as exc:
+        raise Failure(str(exc), EXIT_USAGE) from exc
+
+
+@cli.command("config")
+@click.argument("action", type=click.Choice(["check", "example"]))
+@config_option
+def config_command(action: str, config_path: Path | None) -> None:
+    """Check the operations configuration (newsarchive.toml), or print a commented example of it.
+
+    check: every key is read as the scheduler would (sites resolved, durations, notification
+    targets, saved-search queries); the first mistake is one line naming the file, the line and
+    the key, exit 2; a good file prints what will run, exit 0. example: the example on stdout
+    (newsarchive config example > newsarchive.toml)."""
+    from . import config as configuration
+
+    if action == "example":
+        click.echo(configuration.EXAMPLE, nl=False)
+        return
+    cfg = load_config(config_path)
+    for warning in cfg.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"{cfg.path}: ok; archive {cfg.archive}; {cfg.concurrency} crawl(s) at once")
+    for s in cfg.sites:
+        extra = f", categories {', '.join(s.categories)}" if s.categories else ""
+        click.echo(f"  site {s.key} ({s.base}) every {s.every}, timeout {s.timeout}{extra}")
+    for n in cfg.notifiers:
+        where = n.url or (f"{n.host}:{n.port}" if n.kind == "email" else " ".join(n.command))
+        click.echo(f"  notify {n.name}: {n.kind} {where} ({', '.join(n.events)})")
+    for q in cfg.searches:
+        click.echo(f"  search {q.name}: {q.query}" + (f" (site {q.site})" if q.site else ""))
+
+
+@cli.command()
+@config_option
+@click.option("--once", is_flag=True, help="Crawl every site that is due once, then exit (for cron or a systemd"
+                                           " timer).")
+def schedule(config_path: Path | None, once: bool) -> None:
+    """Crawl every configured site when it is due, several at once, each crawl in its own process;
+    judge the alarms and saved searches after each crawl and send their notices.
+
+    A site is due its interval after its last start (read from the archive, so a restart loses
+    nothing and a missed run runs once); one site never runs twice at once; a crawl past its timeout
+    is stopped and counted as failed. Exit codes: 0 done (--once), 1 the archive cannot be read,
+    2 a mistake in the configuration, 6 stopped by SIGTERM or Ctrl-C (crawls get SIGTERM, then
+    SIGKILL after stop_grace), 7 the archive cannot be written."""
+    from .schedule import Scheduler
+
+    cfg = load_config(config_path)
+    check_archive(cfg.archive)
+    sys.exit(Scheduler(cfg, once=once).run())
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="JSON output: {archive, now, sites: [...], alarms: [...]}.")
+def status(config_path: Path | None, as_json: bool) -> None:
+    """Per configured site: the last run and its outcome, the next due time, the failure streak,
+    articles published in the last 24 h against the site's usual rate, and open alarms."""
+    from .health import status as compute
+
+    cfg = load_config(config_path, secrets=False)  # status sends nothing: no password needed
+    with open_archive(cfg.archive, readonly=True) as archive:
+        data = compute(archive.conn, cfg)
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(f"{data['archive']} at {data['now']}")
+    for s in data["sites"]:
+        last = s["last_run"]
+        ran = f"#{last['id']} {last['started_at']} {last['outcome']}" if last else "never run"
+        due = "due now" if s["due"] else f"next {s['next_due']}"
+        state = "running" if s["running"] else due
+        click.echo(f"  {s['site']:<28} {ran:<44} {state:<28} streak {s['failure_streak']:<3}"
+                   f" 24h {s['published_24h']} (usual {s['usual_per_day']}/day)")
+        for a in s["alarms"]:
+            click.echo(f"      ALARM {a['kind']} since {a['opened_at']}: {a['message']}")
+    for a in data["alarms"]:
+        click.echo(f"  ALARM {a['kind']} since {a['opened_at']}: {a['message']}")
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

@@ -292,10 +292,13 @@ def find(path: Path | str | None) -> Path:
     return Path(env) if env else Path(DEFAULT_NAME)
 
 
-def load(path: Path | str | None = None, *, environ: dict[str, str] | None = None) -> Config:
-    """Read and check the whole file; the first mistake is a :class:`ConfigError`."""
+def load(path: Path | str | None = None, *, environ: dict[str, str] | None = None, secrets: bool = True) -> Config:
+    """Read and check the whole file; the first mistake is a :class:`ConfigError`. ``secrets``:
+    the environment variables the file names (password_env) must be set (not for ``status``)."""
     file = find(path)
     env = os.environ if environ is None else environ
+    if not secrets:
+        env = _Everything()
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -314,6 +317,11 @@ def load(path: Path | str | None = None, *, environ: dict[str, str] | None = Non
         raise ConfigError(file, line, "", f"not valid TOML: {message}{col}") from None
     r = _Reader(file, text)
     return _build(r, file, data, env)
+
+
+class _Everything(dict):  # type: ignore[type-arg]
+    def __contains__(self, key: object) -> bool:
+        return True
 
 
 TOP = {"archive": "", "schedule": "", "alarms": "", "sites": "", "notify": "", "searches": ""}
