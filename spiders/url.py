@@ -71,7 +71,10 @@ class UrlSpider(scrapy.Spider):
             return None
         try:
             record = extract(got["body"], got["url"], headers=got["headers"], fetched_at=datetime.now(UTC))
-        except (NotAnArticle, ExtractorError) as exc:
+        except NotAnArticle as exc:
+            self.logger.error("not an article: %s (%s)", got["url"], exc)
+            return None
+        except ExtractorError as exc:  # a parser bug, not a verdict on the page (newsarchive scrape says so too)
             self.logger.error("not archived: %s (%s)", got["url"], exc)
             return None
         page = RawPage(got["url"], got["body"], got["status"], got["headers"], None)
