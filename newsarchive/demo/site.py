@@ -163,7 +163,14 @@ class DemoSite:
         page_size: int = 8,
         sitemap_days: int = 7,
         rss_items: int = 6,
+        media_base: str | None = None,
     ) -> None:
+        """``media_base``: the base URL of a :class:`DemoMediaHost` (``http://127.0.0.2:PORT/``):
+        the articles' images, og:image, audio and posters are then on that host, and images are
+        shared between articles (a lead image of its own, one of 4 shared photos on every other
+        article, an og:image with the lead image's bytes at another URL). Without it, images
+        name ``https://bdm.1cdn.vn/…``, which the demo does not serve."""
+        self.media_base = media_base
         self.page_size = page_size
         self.rss_items = rss_items
         self.base = "http://127.0.0.1/"
@@ -208,8 +215,8 @@ class DemoSite:
             section=section,
             paragraphs=[f"Đoạn {k + 1} của tin số {i}: {w1} tiếp tục là chủ đề được quan tâm ở {w2}." for k in range(3)],
             tags=[w1, w2] if w1 != w2 else [w1],
-            images=[(f"https://bdm.1cdn.vn/2026/{i}/anh-{k}.jpg", f"Ảnh {k} của tin {i}. Ảnh: {authors[-1]}")
-                    for k in range(1 + i % 2)],
+            images=self._images(i, authors),
+            media_base=self.media_base or "",
             variant=variant,
             source="suckhoedoisong.vn" if variant == "syndicated" else None,
             jsonld=i % 5 != 4,
@@ -217,6 +224,16 @@ class DemoSite:
         )
         self.order.append(article_id)
         self.category_of[article_id] = cat
+
+    def _images(self, i: int, authors: list[str]) -> list[tuple[str, str | None]]:
+        if not self.media_base:
+            return [(f"https://bdm.1cdn.vn/2026/{i}/anh-{k}.jpg", f"Ảnh {k} của tin {i}. Ảnh: {authors[-1]}")
+                    for k in range(1 + i % 2)]
+        images: list[tuple[str, str | None]] = [
+            (f"{self.media_base}2026/{i}/anh-0.png", f"Ảnh 0 của tin {i}. Ảnh: {authors[-1]}")]
+        if i % 2:  # a photo shared with other articles (file photos, a logo…): stored once
+            images.append((f"{self.media_base}2026/chung/anh-{i % SHARED_IMAGES}.png", f"Ảnh tư liệu {i % SHARED_IMAGES}"))
+        return images
 
     # -- the model -------------------------------------------------------------------------------
 
@@ -467,6 +484,106 @@ WebControl.loadmore_params = () => ({{ type: 'channel', channelId: {channel_id} 
             except (TypeError, ValueError):
                 pass
         return 200, out, body
+
+
+SHARED_IMAGES = 4  # photos every other demo article shares
+
+
+def demo_png(seed: str, width: int, height: int) -> bytes:
+    """A valid PNG of ``width`` x ``height`` whose pixels come from ``seed`` (noise, so it weighs
+    what a photo weighs: about 3 bytes a pixel)."""
+    import random
+
+    rng = random.Random(seed)
+    rows = b"".join(b"\x00" + rng.randbytes(width * 3) for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (len(data).to_bytes(4, "big") + kind + data
+                + (zlib.crc32(kind + data) & 0xFFFFFFFF).to_bytes(4, "big"))
+
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows, 1)) + chunk(b"IEND", b"")
+
+
+class DemoMediaHost:
+    """The demo's media host (a CDN like ``bdm.1cdn.vn``), served on a second loopback address
+    (127.0.0.2) by :func:`serve_media`: PNG images whose size and bytes follow from their path (a
+    ``thumbs/WxH/`` prefix serves the same bytes as the original: another URL, one file), MP3
+    files under ``media/``, and a robots.txt. ``faults`` maps a path to an answer of its own;
+    every request is logged."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests: list[str] = []
+        self.faults: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        self.robots = "User-agent: *\nDisallow: /rieng/\n"
+        self.base = "http://127.0.0.2/"
+
+    def fetched(self, prefix: str = "") -> list[str]:
+        with self.lock:
+            return [p for p in self.requests if p.startswith(prefix)]
+
+    @staticmethod
+    @functools.lru_cache(maxsize=256)
+    def image(path: str) -> bytes:
+        path = re.sub(r"^/thumbs/\d+x\d+/", "/", path)
+        digest = hashlib.sha256(path.encode()).digest()
+        return demo_png(path, 160 + digest[0] % 64, 90 + digest[1] % 64)
+
+    @staticmethod
+    def audio(path: str) -> bytes:
+        import random
+
+        frame = b"\xff\xfb\x90\x64" + random.Random(path).randbytes(413)
+        return b"ID3\x04\x00\x00\x00\x00\x00\x00" + frame * 24
+
+    def route(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        clean = unquote(urlsplit(path).path)
+        if clean in self.faults:
+            return self.faults[clean]
+        if clean == "/robots.txt":
+            return 200, {"Content-Type": "text/plain"}, self.robots.encode()
+        if clean.endswith(".png"):
+            return 200, {"Content-Type": "image/png", "Cache-Control": "max-age=31536000"}, self.image(clean)
+        if clean.endswith(".mp3"):
+            return 200, {"Content-Type": "audio/mpeg"}, self.audio(clean)
+        return 404, {"Content-Type": "text/html"}, b"<html><body>404 Not Found</body></html>"
+
+
+@contextmanager
+def serve_media(host_obj: DemoMediaHost, host: str = "127.0.0.2", port: int = 0) -> Iterator[str]:
+    """Serve a :class:`DemoMediaHost` on ``host`` (a second loopback address); yields its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802
+            with host_obj.lock:
+                host_obj.requests.append(self.path)
+            status, headers, body = host_obj.route(self.path)
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except OSError:
+                self.close_connection = True
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    host_obj.base = f"http://{host}:{server.server_address[1]}/"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield host_obj.base
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @contextmanager

@@ -54,6 +54,8 @@ class DemoArticle:
     related: list[tuple[str, str]] = field(default_factory=list)
     menu: list[tuple[str, str]] = field(default_factory=list)  # the site menu: (name, path)
     authors: list[str] | None = None  # the people the byline credits (ground truth for tests)
+    # the demo media host (DemoMediaHost) when one is served: og:image, audio and posters come from it
+    media_base: str = ""
 
     @property
     def url(self) -> str:
@@ -120,6 +122,13 @@ def _sapo_text(a: DemoArticle) -> str:
     return f"{a.dateline} - {a.sapo}" if a.dateline else a.sapo
 
 
+def _og_image(a: DemoArticle) -> str:
+    """With a media host: the lead image at the CDN's thumbnail address (the same bytes, another URL)."""
+    if not a.media_base or not a.images or not a.images[0][0].startswith(a.media_base):
+        return ""
+    return f'<meta property="og:image" content="{a.media_base}thumbs/1200x630/{a.images[0][0][len(a.media_base):]}" />'
+
+
 def _head(a: DemoArticle) -> str:
     leaf_name, leaf_path = a.section[-1]
     ld = ""
@@ -149,6 +158,7 @@ def _head(a: DemoArticle) -> str:
 <meta property="og:url" content="{a.url}" />
 <meta property="og:type" content="website" />
 <meta property="og:site_name" content="Báo Demo" />
+{_og_image(a)}
 <meta name="article:section" content="{e(leaf_name)}" />
 <meta name="article:published_time" content="{_us(a.published)}" />
 <meta property="channel:url" content="{a.base}{leaf_path.lstrip('/')}">
@@ -229,14 +239,14 @@ def render(a: DemoArticle) -> str:
 <div class="c-video-detail__title"><h1>{e(a.title)}</h1></div>
 <div class="c-video-detail__time">{e(a.byline)} - {a.published.strftime('%d/%m/%Y - %H:%M')}</div>
 <div class="c-video-detail__desc">{e(_sapo_text(a))}</div>
-<video class="vjs-tech" src="{a.base}media/{a.id}.mp4" poster="{a.base}media/{a.id}-poster.jpg"></video>
+<video class="vjs-tech" src="{a.media_base or a.base}media/{a.id}.mp4" poster="{a.media_base or a.base}media/{a.id}-poster{'.png' if a.media_base else '.jpg'}"></video>
 </div>"""
     elif v == "podcast":  # anatomy §5 Podcast, §14 Podcast
         main = f"""<div class="section_podcast_detail_newver"><div class="b-grid">
 <h1 class="b-grid__title">{e(a.title)}</h1>
 <div class="b-grid__author">{e(a.byline)}</div><span class="b-grid__time">{a.published.strftime('%d/%m/%Y %H:%M')}</span>
 <div class="b-grid__desc"><a href="{a.url}">{e(_sapo_text(a))}</a></div>
-<audio class="onecms__audio" src="{a.base}media/{a.id}.mp3"></audio></div></div>"""
+<audio class="onecms__audio" src="{a.media_base or a.base}media/{a.id}.mp3"></audio></div></div>"""
     elif v == "older":  # anatomy §5 older c-detail-head template, §14 Normal (older)
         when = a.published.strftime("%H:%M %d/%m/%Y")
         main = f"""<div class="c-detail-head"><h1 class="c-detail-head__title">{e(a.title)}</h1>
