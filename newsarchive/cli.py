@@ -287,6 +287,23 @@ def summary(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def media_of(archive: Archive) -> Any:
+    """The media file beside an archive, read-only (an empty one when there is none yet)."""
+    from .media import MediaStore, media_path
+
+    try:
+        return MediaStore(media_path(archive.path), readonly=True)
+    except StorageError as exc:
+        raise Failure(str(exc)) from exc
+
+
+def with_media(record: dict[str, Any], held: Any) -> dict[str, Any]:
+    """The record with what the archive holds of each image (sha256, bytes, mime, width, height)."""
+    from .media import with_media as merge
+
+    return merge(record, held)
+
+
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="newsarchive")
 def cli() -> None:
@@ -423,6 +440,12 @@ def show(target: str, db_path: Path | None, as_json: bool, revisions: bool, diff
             raise Failure(f"not in the archive: {target}")
         record = archive.record(article)
         revs = archive.revisions(article) if revisions or diff else []
+        held = media_of(archive)
+        failures: dict[str, tuple[str, int]] = {}
+        if record is not None:
+            record = with_media(record, held)
+            failures = held.failures(i["src"] for i in record["images"])
+        held.close()
     assert record is not None
     if diff:
         click.echo(revision_diff(revs, rev_from, rev_to), nl=False)
@@ -431,6 +454,17 @@ def show(target: str, db_path: Path | None, as_json: bool, revisions: bool, diff
         emit_json({"record": record, "revisions": revs} if revisions else record)
         return
     click.echo(f"[{article}] " + summary(record))
+    for n, image in enumerate(record["images"], 1):  # each image, its caption, and whether it is held
+        if image.get("sha256"):
+            size = f"{image['width']}x{image['height']} " if image["width"] else ""
+            state = f"held: {size}{image['mime']}, {image['bytes']:,} bytes, sha256 {image['sha256']}"
+        elif image["src"] in failures:
+            state = f"not held: {failures[image['src']][0]} ({failures[image['src']][1]} attempt(s))"
+        else:
+            state = "not held"
+        click.echo(f"    {n}. {image['src']}")
+        click.echo(f"       caption: {image['caption'] or '(no caption)'}")
+        click.echo(f"       {state}")
     for rev in revs:
         click.echo(f"  revision {rev['revision']}: {rev['reason']} at {rev['fetched_at']}")
     if not revisions:
@@ -554,8 +588,10 @@ def _export_warc(archive: Archive, output: Path | None, wanted: set[int] | None,
     if output is None and sys.stdout.isatty():
         raise Failure("a WARC is binary: give -o FILE (or redirect stdout)", EXIT_USAGE)
     ids = (a for batch in archive.id_batches(500, **filters) for a in batch if wanted is None or a in wanted)
+    held = media_of(archive)
     with output_stream(output, binary=True) as out:
-        n = export_warc(archive, out, ids)
+        n = export_warc(archive, out, ids, media=held)
+    held.close()
     click.echo(f"wrote {n} response records{f' to {output}' if output else ''}", err=True)
 
 
@@ -619,6 +655,7 @@ def export(db_path: Path | None, fmt: str, since: str | None, until: str | None,
             _export_warc(archive, output, wanted, dict(since=since_v, until=until_v, site=site, section=section,
                                                        author=author))
             return
+        held = media_of(archive) if fmt == "jsonl" else None
         with output_stream(output, bom=fmt == "csv" and (bom if bom is not None else output is not None)) as out:
             writer = SafeCSV(out) if fmt == "csv" else None
             if writer:
@@ -628,7 +665,7 @@ def export(db_path: Path | None, fmt: str, since: str | None, until: str | None,
                 if wanted is not None and article not in wanted:
                     continue
                 if writer is None:
-                    out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    out.write(json.dumps(with_media(rec, held), ensure_ascii=False) + "\n")
                     continue
                 writer.writerow(csv_row(article, rec))
 
@@ -767,10 +804,12 @@ def _table_cell(value: Any) -> str:
 def stats(db_path: Path | None, days: int, as_json: bool) -> None:
     """Articles per site, section and day, the last crawl runs, and field coverage per site (the
     first thing to look at when a site changes its template)."""
+    from .media import coverage
     from .store.queries import stats as compute
 
     with open_archive(db_path, readonly=True) as archive:
         data = compute(archive.conn, days)
+        data["media"] = coverage(archive)
     if as_json:
         emit_json(data)
         return
@@ -782,6 +821,14 @@ def stats(db_path: Path | None, days: int, as_json: bool) -> None:
     for r in data["coverage"]:
         click.echo(f"  {r['site']:<28} {r['authors']:>8.0%} {r['published_at']:>6.0%} {r['images']:>7.0%}"
                    f" {r['captions']:>9.0%} {r['tags']:>6.0%} {r['sapo']:>6.0%}")
+    media = data["media"]
+    click.echo(f"media held: {media['files']:,} files, {media['bytes']:,} bytes ({media['urls']:,} URLs;"
+               f" {media['failed_urls']:,} not archived yet)")
+    click.echo("media coverage per site (share of the referenced files held):")
+    click.echo(f"  {'site':<28} {'images':>9} {'held':>6} {'all media':>10} {'held':>6}")
+    for r in media["sites"]:
+        click.echo(f"  {r['site']:<28} {r['images']:>9,} {r['images_held_share']:>6.0%} {r['refs']:>10,}"
+                   f" {r['held_share']:>6.0%}")
     click.echo("articles per section:")
     for r in data["sections"]:
         click.echo(f"  {r['site']:<28} {r['section']:<30} {r['articles']:>7}")
@@ -867,9 +914,11 @@ def listen_socket(host: str, port: int) -> Any:
 @click.option("--redis", "redis_url", metavar="URL",
               help="Work as one of many workers on a frontier in Redis (redis://HOST:PORT/N); the worker given"
                    " --db plans the run from the archive, the others join it; 'newsarchive ingest' stores.")
+@click.option("--no-media", is_flag=True,
+              help="Archive the text only: no images, og:image, audio or posters (docs/media.md).")
 def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int | None, category: str | None,
           recheck: bool, revisit: str | None, every: str | None, extra: tuple[str, ...], quiet: bool,
-          verbose: bool, redis_url: str | None) -> None:
+          verbose: bool, redis_url: str | None, no_media: bool) -> None:
     """Crawl a whole OneCMS site into the archive: new articles added, due ones re-checked.
 
     SITE_OR_BASE_URL is a key of 'newsarchive sites' or a base URL (http://127.0.0.1:8123/).
@@ -921,6 +970,8 @@ def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int 
         if not sep or not name:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--set")
         settings[name] = value
+    if no_media:
+        settings["NEWSARCHIVE_MEDIA"] = False
     db = db_path or default_db_path()
     if redis_url and interval is not None:
         raise click.BadParameter("a cluster worker runs once: schedule the planning worker instead",
@@ -970,6 +1021,12 @@ def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int 
                     f" {got['failed']} failed, {stats.get('response_received_count', 0)} pages fetched")
     if stats.get("newsarchive/notes"):  # surfaces dropped, streams cut: in the run record
         summary_line += f"; {stats['newsarchive/notes']} surface(s) dropped or cut short (newsarchive runs --json)"
+    if stats.get("newsarchive/media_refs"):
+        summary_line += (f"; media: {stats.get('newsarchive/media_stored', 0)} stored"
+                         f" ({stats.get('newsarchive/media_files_new', 0)} new files,"
+                         f" {stats.get('newsarchive/media_bytes_new', 0):,} bytes),"
+                         f" {stats.get('newsarchive/media_held_already', 0)} held already,"
+                         f" {stats.get('newsarchive/media_failed', 0)} not archived")
     if code not in (0, EXIT_FAIL) or outcome == "failed":
         raise Failure(summary_line, code)
     if not quiet:
@@ -1042,7 +1099,16 @@ def demo(db_path: Path | None, articles: int, serve: bool, port: int | None) -> 
 
     if not serve:
         check_archive(db_path)  # before the site is served and crawled
-    site = DemoSite(articles)
+    from contextlib import ExitStack as _Stack
+
+    from .demo.site import DemoMediaHost, serve_media
+
+    media_stack = _Stack()
+    try:  # the demo's media host, a second loopback address (not every system has 127.0.0.2)
+        media_base: str | None = media_stack.enter_context(serve_media(DemoMediaHost()))
+    except OSError:
+        media_base = None
+    site = DemoSite(articles, media_base=media_base)
     wanted = port if port is not None else int(os.environ.get("NEWSARCHIVE_DEMO_PORT") or DEMO_PORT)
     try:
         listen_socket("127.0.0.1", wanted).close()  # free? (the demo server binds it right after)
@@ -1065,11 +1131,19 @@ def demo(db_path: Path | None, articles: int, serve: bool, port: int | None) -> 
         # --since would stop 7 days before the newest article, and --articles N would not give N
         oldest = min(a.published for a in site.articles.values())
         since = (oldest - timedelta(days=1)).isoformat()
-        click.echo(f"demo site on {base}; crawling all its {articles} articles into {db}", err=True)
-        outcome, stats = crawling.run_crawl(base, db, since=since, quiet=True, settings=crawling.FAST_LOCAL)
+        click.echo(f"demo site on {base}" + (f", its media on {media_base}" if media_base else "")
+                   + f"; crawling all its {articles} articles into {db}", err=True)
+        # the media host is on loopback too: allowed by name, as a site on your network would be
+        local = {**crawling.FAST_LOCAL, "NEWSARCHIVE_ALLOW_PRIVATE": ["127.0.0.1", "127.0.0.2"]}
+        outcome, stats = crawling.run_crawl(base, db, since=since, quiet=True, settings=local)
+    media_stack.close()
     with open_archive(db) as archive:
         click.echo(f"crawl {outcome}: {stats.get('newsarchive/new', 0)} new articles, "
                    f"{stats.get('response_received_count', 0)} pages fetched; the archive holds {archive.count()}.")
+        if stats.get("newsarchive/media_refs"):
+            click.echo(f"media: {stats.get('newsarchive/media_files_new', 0)} new files"
+                       f" ({stats.get('newsarchive/media_bytes_new', 0):,} bytes) for"
+                       f" {stats.get('newsarchive/media_refs', 0)} references; shared images are stored once")
         rows = archive.conn.execute(
             "SELECT id, published_at, kind, title FROM article_view ORDER BY published_at DESC LIMIT 8").fetchall()
         for aid, published, kind, title in rows:
@@ -1152,13 +1226,16 @@ def import_warc(file: Path, db_path: Path | None) -> None:
         stream = file.open("rb")
     except OSError as exc:
         raise Failure(f"cannot read {file}: {exc.strerror or exc}") from exc
-    with stream, open_archive(db_path) as archive:
+    from .media import MediaStore, media_path
+
+    with stream, open_archive(db_path) as archive, MediaStore(media_path(archive.path)) as media:
         try:
-            report = run(archive, stream)
+            report = run(archive, stream, media=media)
         except StorageError as exc:
             raise archive_failure(exc) from exc
     summary = (f"{report.pages} HTML pages read: {report.new} new, {report.revised} revised, {report.unchanged}"
-               f" unchanged, {report.not_articles} not articles")
+               f" unchanged, {report.not_articles} not articles; media files: {report.media['stored']} stored,"
+               f" {report.media['rejected']} refused (not what they were served as)")
     if report.extractor_errors:  # parser bugs: those pages are not imported, and the import is no success
         summary += (f", {len(report.extractor_errors)} extractor error(s) (import again after the fix), first:"
                     f" {report.extractor_errors[0]}")
@@ -1169,6 +1246,32 @@ def import_warc(file: Path, db_path: Path | None) -> None:
     if report.extractor_errors:
         raise Failure(summary)
     click.echo(summary, err=True)
+
+
+@cli.command("media")
+@click.argument("sha256", metavar="SHA256")
+@db_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file, not stdout: whole or not at all (its directory must exist).")
+def media_command(sha256: str, db_path: Path | None, output: Path | None) -> None:
+    """Write one stored media file (an image, an audio file) exactly as it was served, by its SHA-256
+    (what 'show' and 'export' give for each image). Not held: exit 1."""
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        raise click.BadParameter("not a SHA-256 (64 hexadecimal digits)", param_hint="SHA256")
+    check_output(output)
+    with open_archive(db_path, readonly=True) as archive:
+        held = media_of(archive)
+        found = held.blob(sha256)
+        held.close()
+    if found is None:
+        raise Failure(f"no media file {sha256.lower()} in {held.path}")
+    body, mime = found
+    if output is None and sys.stdout.isatty():
+        raise Failure(f"a {mime} file is binary: give -o FILE (or redirect stdout)", EXIT_USAGE)
+    with output_stream(output, binary=True) as out:
+        out.write(body)
+    if output is not None:
+        click.echo(f"wrote {len(body):,} bytes ({mime}) to {output}", err=True)
 
 
 @cli.command()

@@ -72,6 +72,10 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
         if response.status >= 400:  # (the parent counts the others)
             self._stats.inc_value("robotstxt/response_count")
             self._stats.inc_value(f"robotstxt/response_status_count/{response.status}")
+        if response.status >= 500 and self._media_host(netloc):
+            self.crawler.stats.set_value(f"newsarchive/media_robots/{netloc}", f"HTTP {response.status}")
+            self._set(netloc, _DenyAll(f"HTTP {response.status}", network=False))
+            return
         if response.status >= 500:
             self.crawler.stats.set_value("newsarchive/robots_unreadable", f"{netloc}: HTTP {response.status}")
             self._set(netloc, _DenyAll(f"HTTP {response.status}", network=False))
@@ -81,7 +85,39 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
             return
         await super()._parse_robots(response, netloc, request)
 
+    async def robot_parser(self, request: Any) -> Any:
+        """Scrapy's hands the robots.txt still being fetched to every request waiting for it by
+        awaiting one shared Deferred: the first waiter consumes its result and the others get None,
+        which means "allowed" (seen with media: many requests reach a new host at once). Each
+        waiter here gets its own Deferred, relayed from the shared one."""
+        from scrapy.utils.defer import maybe_deferred_to_future
+        from scrapy.utils.httpobj import urlparse_cached
+        from twisted.internet.defer import Deferred
+
+        pending = self._parsers.get(urlparse_cached(request).netloc)
+        if isinstance(pending, Deferred):
+            mine: Deferred[Any] = Deferred()
+
+            def relay(result: Any) -> Any:
+                mine.callback(result)
+                return result
+
+            pending.addBoth(relay)
+            return await maybe_deferred_to_future(mine)
+        return await super().robot_parser(request)
+
+    def _media_host(self, netloc: str) -> bool:
+        """Only media requests reach a host other than the crawled site's (page links to other
+        hosts are never followed, redirects to them never fetched)."""
+        base = getattr(self.crawler.spider, "base", None)
+        return isinstance(base, str) and not same_site(f"http://{netloc}/", base)
+
     def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if self._media_host(netloc):  # the media host's: its files are not fetched (recorded per file)
+            reason = str(exc) or type(exc).__name__
+            self.crawler.stats.set_value(f"newsarchive/media_robots/{netloc}", reason)
+            self._set(netloc, _DenyAll(reason, network=not isinstance(exc, IgnoreRequest)))
+            return
         self.crawler.stats.inc_value("robotstxt/unavailable")
         network = not isinstance(exc, IgnoreRequest)
         reason = str(exc) or type(exc).__name__
@@ -118,6 +154,8 @@ class _SiteRedirects:
 
     def _redirect(self, redirected: Any, request: Any, reason: Any) -> Any:
         base = getattr(self.crawler.spider, "base", None)
+        if request.meta.get("media"):  # a media file: within its own host (the guard judges each hop)
+            base = (request.meta.get("redirect_urls") or [request.url])[0]
         if isinstance(base, str) and not same_site(redirected.url, base):
             self.crawler.stats.inc_value("newsarchive/redirects_refused")
             raise IgnoreRequest(f"{REDIRECT_REFUSED}: {request.url} -> {redirected.url}")

@@ -92,3 +92,13 @@ NEWSARCHIVE_HOSTS_ONLY = False  # True: a name outside NEWSARCHIVE_HOSTS fails, 
 # every other host (a redirect hop to www., a media host) may not be private. scrape sets False.
 NEWSARCHIVE_ALLOW_PRIVATE = "site"
 FEED_EXPORT_ENCODING = "utf-8"
+
+# Media (newsarchive/media.py, docs/media.md): the images, og:image, a podcast's audio and a video's
+# poster of each archived article, fetched politely (the media host's robots.txt, its own download
+# slot with the same delay and concurrency as a site, the same timeouts and address guard) and
+# kept once by SHA-256 in the media file beside the archive. `crawl --no-media` sets False.
+NEWSARCHIVE_MEDIA = True
+NEWSARCHIVE_MEDIA_VIDEO = False  # video files too (large): off unless asked for
+NEWSARCHIVE_MEDIA_MAXSIZE_IMAGE = 10 * 1024 * 1024  # bytes per file; larger is refused, recorded, retried
+NEWSARCHIVE_MEDIA_MAXSIZE_AUDIO = 64 * 1024 * 1024
+NEWSARCHIVE_MEDIA_MAXSIZE_VIDEO = 256 * 1024 * 1024

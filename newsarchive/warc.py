@@ -21,6 +21,7 @@ from .store import Archive, RawPage, SaveResult
 _TRANSFER_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 _REASONS = {200: "OK", 203: "Non-Authoritative Information"}
 MAX_PAGE = 16 * 1024 * 1024  # as DOWNLOAD_MAXSIZE: a larger "page" is not read into memory
+_MEDIA_MAXSIZE = {"image": 10 * 1024 * 1024, "audio": 64 * 1024 * 1024, "video": 256 * 1024 * 1024}
 
 
 class WarcError(Exception):
@@ -31,18 +32,23 @@ def _warc_date(fetched_at: str | None) -> str:
     return fetched_at or dates.utc_now()
 
 
-def export_warc(archive: Archive, out: BinaryIO, articles: Iterable[int]) -> int:
+def export_warc(archive: Archive, out: BinaryIO, articles: Iterable[int], media: Any = None) -> int:
     """Write every stored page of ``articles`` (oldest fetch first within an article) as WARC 1.1
-    response records (a page read from a local file, with no HTTP exchange, as a resource record).
-    Returns the number of records written after the warcinfo record."""
+    response records (a page read from a local file, with no HTTP exchange, as a resource record),
+    each followed by the held media files the article references (``media``: a MediaStore), as
+    response records of their own URLs, each file once. Returns the number of records written
+    after the warcinfo record."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
+
+    from .media import article_refs
 
     writer = WARCWriter(out, gzip=True, warc_version="1.1")
     info = {"software": f"newsarchive/{__version__}", "format": "WARC File Format 1.1",
             "description": "raw pages stored by newsarchive (bodies as fetched, after content decoding)"}
     writer.write_record(writer.create_warcinfo_record("newsarchive.warc.gz", info))
     written = 0
+    media_written: set[str] = set()
     for article in articles:
         for page in archive.pages(article):
             warc_headers = {"WARC-Date": _warc_date(page.fetched_at)}
@@ -59,6 +65,18 @@ def export_warc(archive: Archive, out: BinaryIO, articles: Iterable[int]) -> int
                                                    length=len(page.body), http_headers=http,
                                                    warc_headers_dict=warc_headers)
             writer.write_record(record)
+            written += 1
+        for ref in article_refs(archive.conn, article) if media is not None else []:
+            if ref.url in media_written or (served := media.response(ref.url)) is None:
+                continue
+            media_written.add(ref.url)
+            status, headers, body, fetched = served
+            pairs = [(k, v) for k, v in headers.items() if k.lower() not in _TRANSFER_HEADERS]
+            pairs.append(("Content-Length", str(len(body))))
+            http = StatusAndHeaders(f"{status} {_REASONS.get(status, 'OK')}", pairs, protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(
+                ref.url, "response", payload=io.BytesIO(body), length=len(body), http_headers=http,
+                warc_headers_dict={"WARC-Date": _warc_date(fetched)}))
             written += 1
     return written
 
@@ -78,7 +96,7 @@ def _when(value: str | None) -> datetime | None:
         return None
 
 
-def read_pages(stream: BinaryIO) -> Iterator[WarcPage]:
+def read_pages(stream: BinaryIO, media_sink: Any = None) -> Iterator[WarcPage]:
     """The HTML pages of a WARC: 200 responses (and resource records) whose type is HTML, bodies
     decoded (chunked transfer, gzip), with their target URI, headers and date. Raises
     :class:`WarcError` where the file stops making sense; what was yielded before stands."""
@@ -108,6 +126,12 @@ def read_pages(stream: BinaryIO) -> Iterator[WarcPage]:
                 ctype = rec.rec_headers.get_header("Content-Type") or ""
                 headers, status = None, None
             if ctype and "html" not in ctype.lower():
+                kind = ctype.split("/")[0].strip().lower()
+                if media_sink is not None and status == 200 and kind in _MEDIA_MAXSIZE:
+                    body = rec.content_stream().read(_MEDIA_MAXSIZE[kind] + 1)
+                    if len(body) <= _MEDIA_MAXSIZE[kind] and not getattr(rec.raw_stream, "limit", 0):
+                        when = _when(rec.rec_headers.get_header("WARC-Date"))
+                        media_sink(url, kind, body, headers, dates.utc_iso(when) if when else None)
                 continue
             if (rec.length or 0) > MAX_PAGE:
                 continue
@@ -151,20 +175,41 @@ class ImportReport:
     error: str | None = None
 
 
-def import_warc(archive: Archive, stream: BinaryIO, *, batch: int = 100) -> ImportReport:
+def import_warc(archive: Archive, stream: BinaryIO, *, batch: int = 100, media: Any = None) -> ImportReport:
     """Archive the article pages of a WARC through the extractor and the store, ``batch`` pages a
-    transaction. A read error stops the import after storing every page read before it."""
+    transaction, with the media they reference; the image, audio and video responses go to
+    ``media`` (a MediaStore) when they are what they say (media.measure). A read error stops the
+    import after storing every page read before it."""
+    from .media import Rejected, measure, references, write_refs
+
     report = ImportReport()
     pending: list[tuple[dict[str, Any], RawPage]] = []
+    report.media = {"stored": 0, "rejected": 0}  # type: ignore[attr-defined]
 
     def flush() -> None:
-        results: list[SaveResult] = archive.save_many(pending) if pending else []
+        results: list[SaveResult] = []
+        if pending:
+            with archive.transaction():  # the batch's records and their media references at once
+                for record, page in pending:
+                    result = archive.save_one(record, page)
+                    write_refs(archive.conn, result.id, references(record, page.body, page.url))
+                    results.append(result)
         for result in results:
             setattr(report, result.status, getattr(report, result.status) + 1)
         pending.clear()
 
+    def keep_media(url: str, kind: str, body: bytes, headers: dict[str, str] | None, fetched: str | None) -> None:
+        ctype = next((v for k, v in (headers or {}).items() if k.lower() == "content-type"), None)
+        try:
+            measured = measure(body, kind, ctype)
+        except Rejected:
+            report.media["rejected"] += 1  # type: ignore[attr-defined]
+            return
+        media.store(url, body, measured, headers=headers, fetched_at=fetched)
+        report.media["stored"] += 1  # type: ignore[attr-defined]
+
     try:
-        for item in read_pages(stream):
+        for item in read_pages(stream, keep_media if media is not None else None):
             report.pages += 1
             try:
                 record = extract(item.page.body, item.page.url, headers=item.page.headers, fetched_at=item.fetched)

@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 
 from newsarchive import dates
 from newsarchive.crawl import CrawlPlan, Frontier, open_frontier
+from newsarchive.media import DEFAULT_MAXSIZE, Ref
 from newsarchive.middlewares import DISCOVERY_DONE, ROBOTS_DENIED, ROBOTS_UNAVAILABLE, STOPPING
 from newsarchive.netguard import refusal_of
 from newsarchive.sites import Site, profile_for
@@ -44,6 +45,9 @@ ARTICLE = 20
 # A load-more stream ends after this many pages in a row without one usable item (a same-site article
 # link dated inside the window): a hostile or broken API cannot page forever.
 FRUITLESS_PAGES = 3
+# Media (images, audio) after the article that references them is archived, before more articles:
+# the queue holds one article's files, not a whole backfill's.
+MEDIA = ARTICLE + 5
 MAX_STREAM_PAGES = 5000  # and no stream pages on for ever: 5,000 load-more pages is ~100,000 articles
 SITEMAP_MAXSIZE = 50 * 1024 * 1024  # the sitemap protocol's limit, also for a gzip file once inflated
 
@@ -128,10 +132,14 @@ class OneCMSSpider(scrapy.Spider):
             yield Request(urljoin(self.base, self.category.lstrip("/")), callback=self.parse_listing, priority=10,
                           errback=self.category_failed, meta={"discovery": True})
             yield self.discover(urljoin(self.base, "rss/" + self.category.strip("/")), self.parse_rss, 10)
+            for ref in self.media_retries():
+                yield self.media_request(ref, plan.key)
             return
         # The home page first: its items are the site's newest, which fixes the window of a crawl
         # of an empty archive before any older listing is judged.
         yield Request(self.base, callback=self.parse_home, errback=self.home_failed, priority=10)
+        for ref in self.media_retries():
+            yield self.media_request(ref, plan.key)
 
     def discover(self, url: str, callback: Any, priority: int, **meta: Any) -> Request:
         """A discovery request (listing, API page, feed, sitemap): bounded by --max-articles
@@ -536,3 +544,65 @@ class OneCMSSpider(scrapy.Spider):
         url = (request.meta.get("redirect_urls") or [request.url])[0]
         yield {"type": "failed", "url": url, "error": message, "fetched_at": dates.utc_now()}
         self._frontier().done(request)
+
+    # -- media (asked for by the pipeline once the article that references them is archived) --------
+
+    def media_retries(self) -> list[Ref]:
+        """Files of this site's archived articles that are not held (failed before, or lost to a
+        killed run): asked for again, up to media.MAX_ATTEMPTS runs."""
+        from newsarchive.crawl import db_path
+        from newsarchive.media import MediaStore, media_path, missing
+        from newsarchive.pipelines import media_enabled
+        from newsarchive.store import Archive
+        from newsarchive.store.sitefilter import articles_of
+
+        settings = self.crawler.settings
+        if not media_enabled(settings, self.base):
+            return []
+        roles = ["image", "thumbnail", "poster", "audio"] + (["video"] if settings.getbool("NEWSARCHIVE_MEDIA_VIDEO")
+                                                               else [])
+        db = db_path(settings)
+        store_path = media_path(db)
+        if not store_path.exists():
+            return []
+        with Archive(db, readonly=True) as archive, MediaStore(store_path, readonly=True) as store:
+            try:
+                return list(missing(archive.conn, store, articles_of(self._plan().key), roles))
+            except Exception as exc:  # an archive from before media refs: nothing to retry
+                self.logger.debug("no media retries: %s", exc)
+                return []
+
+    def media_request(self, ref: Ref, site: str) -> Request:
+        settings = self.crawler.settings
+        cap = settings.getint(f"NEWSARCHIVE_MEDIA_MAXSIZE_{ref.kind.upper()}", DEFAULT_MAXSIZE[ref.kind])
+        return Request(ref.url, callback=self.parse_media, errback=self.media_failed, priority=MEDIA,
+                       meta={"media": ref.kind, "media_role": ref.role, "media_site": site,
+                             "download_maxsize": cap, "download_warnsize": cap})
+
+    def parse_media(self, response: Response) -> Iterator[dict[str, Any]]:
+        # pages are pages: media files are counted apart (newsarchive/media_*)
+        self.crawler.stats.inc_value("response_received_count", -1)
+        self.crawler.stats.inc_value("newsarchive/media_responses")
+        headers = {k.decode("latin-1"): [v.decode("latin-1") for v in vs] for k, vs in response.headers.items()}
+        yield {"type": "media", "url": response.url, "request_url": response.request.url if response.request else None,
+               "kind": response.meta["media"], "site": response.meta.get("media_site"), "status": response.status,
+               "headers": headers, "body": response.body, "fetched_at": dates.utc_now()}
+
+    def media_failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
+        request = failure.request  # type: ignore[attr-defined]
+        value = failure.value
+        if isinstance(value, IgnoreRequest) and str(value).startswith(STOPPING):
+            return  # the run stops: the next run asks again
+        response = getattr(value, "response", None)
+        if response is not None:
+            self.crawler.stats.inc_value("response_received_count", -1)
+            self.crawler.stats.inc_value("newsarchive/media_responses")
+        message = f"HTTP {response.status}" if response is not None else (str(value) or type(value).__name__)
+        refused = refusal_of(request.url)
+        if refused:
+            message = f"{message} ({refused})"
+        if (isinstance(value, DownloadCancelledError) and not str(value)) or "larger than download max size" in message:
+            message = (f"larger than the {request.meta['media']} size limit ({request.meta.get('download_maxsize')}"
+                       " bytes): download stopped")
+        yield {"type": "media_failed", "url": (request.meta.get("redirect_urls") or [request.url])[0],
+               "site": request.meta.get("media_site"), "error": message}
