@@ -215,6 +215,9 @@ class SiteType(click.ParamType):
         return ref.key
 
 
+SECTION_HELP = ("Only this section, e.g. 'Xã hội' or 'xa hoi' (case and diacritics folded); a parent section"
+                " includes its children.")
+AUTHOR_HELP = "Only articles credited to this person, e.g. 'mai que' for MAI QUẾ (case and diacritics folded)."
 SITE_HELP = "Only this site: a key of 'newsarchive sites', a host (baonghean.vn, 127.0.0.1:8123) or a base URL."
 
 
@@ -620,8 +623,8 @@ def csv_row(article: int, rec: dict[str, Any]) -> list[Any]:
 @click.option("--since", type=DATE, help=f"Published at or after this date: {DATE_HELP}.")
 @click.option("--until", type=DATE, help=f"Published before this date: {DATE_HELP}.")
 @click.option("--site", type=SiteType(), help=SITE_HELP)
-@click.option("--section", help="Only this section name.")
-@click.option("--author", help="Only articles credited to this person.")
+@click.option("--section", help=SECTION_HELP)
+@click.option("--author", help=AUTHOR_HELP)
 @click.option("--query", help="Only articles matching this search query (newsarchive search syntax).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file, not stdout: whole or not at all (its directory must exist).")
@@ -674,8 +677,8 @@ def export(db_path: Path | None, fmt: str, since: str | None, until: str | None,
 @click.argument("query")
 @db_option
 @click.option("--site", type=SiteType(), help=SITE_HELP)
-@click.option("--section", help="Only this section name, e.g. 'Xã hội'.")
-@click.option("--author", help="Only articles credited to this person.")
+@click.option("--section", help=SECTION_HELP)
+@click.option("--author", help=AUTHOR_HELP)
 @click.option("--since", type=DATE, help=f"Published at or after this date: {DATE_HELP}.")
 @click.option("--until", type=DATE, help=f"Published before this date: {DATE_HELP}.")
 @click.option("--limit", type=click.IntRange(min=1, max=10000), default=20, show_default=True)
