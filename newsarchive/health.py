@@ -150,7 +150,7 @@ def published_times(conn: sqlite3.Connection, key: str, since: datetime) -> list
 def usual_gap(times: list[datetime], now: datetime) -> timedelta | None:
     """The site's usual longest silence: the 90th percentile of the gaps between its publications
     (over what is given); None with fewer than 10 publications (too little to say)."""
-    past = [t for t in times if t <= now]
+    past = sorted(t for t in times if t <= now)
     if len(past) < 10:
         return None
     gaps = sorted(b - a for a, b in zip(past, past[1:], strict=False))
