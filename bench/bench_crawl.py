@@ -1,8 +1,9 @@
 """Crawl speed and memory: a whole crawl (fetch, extract, store) of the demo site on loopback with
 politeness off, against a bare Scrapy spider that only fetches the same article pages, in the same
-run; then the crawl's peak memory at growing sizes.
+run; then the crawl's peak memory at growing sizes; then media: the demo site with its images
+on a second loopback host (127.0.0.2), crawled with media on and off in the same run.
 
-    python bench/bench_crawl.py [--articles 5000] [--memory 5000,20000,50000]
+    python bench/bench_crawl.py [--articles 5000] [--memory 5000,20000,50000] [--media 1000]
 
 Each crawl runs in its own process (the Twisted reactor cannot restart); the demo site is served
 from this process on 127.0.0.1.
@@ -38,6 +39,7 @@ base, db, settings = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
 outcome, stats = run_crawl(base, db, since="2000-01-01", quiet=True, settings=settings)
 print(json.dumps({"outcome": outcome, "new": stats.get("newsarchive/new", 0),
                   "pages": stats.get("response_received_count", 0),
+                  "media": {k[len("newsarchive/media_"):]: v for k, v in stats.items() if k.startswith("newsarchive/media_")},
                   "elapsed": stats.get("elapsed_time_seconds"),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -75,15 +77,62 @@ def run_json(code: str, *args: str) -> dict:
 def crawl(n: int, tmp: Path) -> tuple[dict, DemoSite]:
     site = DemoSite(n, spacing=timedelta(minutes=10), page_size=15, sitemap_days=10_000, rss_items=40)
     with serve(site) as base:
-        result = run_json(CRAWL, base, str(tmp / f"crawl-{n}.db"), json.dumps(FAST))
+        # the text alone: these figures are the extractor's and the store's (media: media_run)
+        result = run_json(CRAWL, base, str(tmp / f"crawl-{n}.db"), json.dumps({**FAST, "NEWSARCHIVE_MEDIA": False}))
     return result, site
+
+
+def media_run(n: int, tmp: Path) -> None:
+    """The demo site with its media on 127.0.0.2: one crawl with media, one without, same run."""
+    from newsarchive.demo.site import DemoMediaHost, serve_media
+    from newsarchive.media import media_path
+
+    results = {}
+    for on in (True, False):
+        host = DemoMediaHost()
+        with serve_media(host) as media_base:
+            site = DemoSite(n, spacing=timedelta(minutes=10), page_size=15, sitemap_days=10_000, rss_items=40,
+                            media_base=media_base)
+            with serve(site) as base:
+                db = tmp / f"media-{on}.db"
+                settings = {**FAST, "NEWSARCHIVE_MEDIA": on, "NEWSARCHIVE_ALLOW_PRIVATE": ["127.0.0.1", "127.0.0.2"]}
+                r = run_json(CRAWL, base, str(db), json.dumps(settings))
+        size = db.stat().st_size + sum(p.stat().st_size for p in db.parent.glob(db.name + "-*"))
+        mdb = media_path(db)
+        msize = (mdb.stat().st_size + sum(p.stat().st_size for p in mdb.parent.glob(mdb.name + "-*"))
+                 if mdb.exists() else 0)
+        results[on] = (r, size, msize)
+    (on_r, on_db, on_media), (off_r, off_db, _) = results[True], results[False]
+    m = on_r["media"]
+    on_rate, off_rate = on_r["new"] / on_r["elapsed"], off_r["new"] / off_r["elapsed"]
+    fetched = m.get("stored", 0)
+    files = m.get("files_new", 0)
+    print(f"media: demo site of {n} articles on 127.0.0.1, its images and audio on 127.0.0.2, politeness off")
+    print(f"  media on : {on_r['new']} articles in {on_r['elapsed']:.1f} s = {on_rate:6.1f} articles/s"
+          f"   ({m.get('refs', 0)} references, {fetched} files fetched and kept, {m.get('failed', 0)} failed;"
+          f" outcome {on_r['outcome']})")
+    print(f"  media off: {off_r['new']} articles in {off_r['elapsed']:.1f} s = {off_rate:6.1f} articles/s"
+          f"   (on / off: {on_rate / off_rate:.2f})")
+    print(f"  bytes per article: {m.get('bytes_new', 0) / max(1, on_r['new']):,.0f} bytes of media stored"
+          f" ({files} distinct files)")
+    per = 1000 / max(1, on_r["new"])
+    print(f"  storage per 1,000 articles: archive {on_db * per / 2**20:.1f} MiB + media {on_media * per / 2**20:.1f} MiB"
+          f" (text only: archive {off_db * 1000 / max(1, off_r['new']) / 2**20:.1f} MiB)")
+    print(f"  dedup: {fetched} files fetched for {m.get('refs', 0)} references, {files} stored:"
+          f" ratio {m.get('refs', 0) / max(1, files):.2f} references per stored file,"
+          f" {fetched / max(1, files):.2f} fetched per stored file")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--articles", type=int, default=5000)
     ap.add_argument("--memory", default="5000,20000,50000", help="crawl sizes for the memory figures ('' to skip)")
+    ap.add_argument("--media", type=int, default=1000, help="articles of the media run (0 to skip)")
     args = ap.parse_args()
+    if args.articles == 0:
+        with tempfile.TemporaryDirectory() as tmpdir:
+            media_run(args.media, Path(tmpdir))
+        return
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         result, site = crawl(args.articles, tmp)
@@ -109,6 +158,8 @@ def main() -> None:
                 wall = time.monotonic() - started
                 print(f"  crawl of {n:>6} articles: {r['peak_rss_mb']:6.0f} MB  ({r['new']} new, "
                       f"{r['new'] / r['elapsed']:.0f} articles/s, {wall:.0f} s wall)")
+        if args.media:
+            media_run(args.media, tmp)
 
 
 if __name__ == "__main__":
