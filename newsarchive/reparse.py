@@ -52,6 +52,18 @@ def page_time(page: RawPage) -> datetime | None:
     return datetime.fromisoformat(page.fetched_at.replace("Z", "+00:00"))
 
 
+def _extract(page: RawPage, report: ReparseReport, url: str, strict: bool) -> dict[str, Any] | None:
+    """The current extractor's record of a stored page, or None (counted in ``report``): not an
+    article any more, or a parser bug (``strict``: the bug's own exception goes through)."""
+    try:
+        return extract(page.body, page.url, headers=page.headers, fetched_at=page_time(page), strict=strict)
+    except NotAnArticle:
+        report.not_articles += 1
+    except ExtractorError as exc:
+        report.extractor_errors.append((url, f"{exc.parser}.{exc.field}: {exc.error}"))
+    return None
+
+
 def reparse(archive: Archive, *, dry_run: bool = False, batch: int = 200, examples: int = 3, strict: bool = False,
             progress: Callable[[ReparseReport], None] | None = None, **filters: Any) -> ReparseReport:
     """Run the current extractor over the latest stored page of every article matching ``filters``
@@ -73,15 +85,8 @@ def reparse(archive: Archive, *, dry_run: bool = False, batch: int = 200, exampl
                 # a page of another site stored before the provenance rule: it may not rewrite this one
                 report.refused += 1
                 continue
-            try:
-                record = extract(page.body, page.url, headers=page.headers, fetched_at=page_time(page), strict=strict)
-            except NotAnArticle:
-                report.not_articles += 1
-                continue
-            except ExtractorError as exc:
-                report.extractor_errors.append((current["url"], f"{exc.parser}.{exc.field}: {exc.error}"))
-                continue
-            if same_record(current, record):
+            record = _extract(page, report, current["url"], strict)
+            if record is None or same_record(current, record):
                 continue
             report.changed += 1
             for name in _COMPARED:
@@ -108,13 +113,8 @@ def _recover_kept(archive: Archive, report: ReparseReport, dry_run: bool, strict
     state = CrawlState(archive)
     for url, page in state.kept_pages(site):
         report.pages += 1
-        try:
-            record = extract(page.body, page.url, headers=page.headers, fetched_at=page_time(page), strict=strict)
-        except NotAnArticle:
-            report.not_articles += 1
-            continue
-        except ExtractorError as exc:
-            report.extractor_errors.append((url, f"{exc.parser}.{exc.field}: {exc.error}"))
+        record = _extract(page, report, url, strict)
+        if record is None:
             continue
         report.recovered += 1
         if not dry_run:
