@@ -45,7 +45,7 @@ class SiteConfig:
     recheck: bool = False
     max_articles: int | None = None
     settings: dict[str, str] = field(default_factory=dict)  # Scrapy settings (-s NAME=VALUE)
-    media: bool = False  # documented, not built yet: images are archived by URL only
+    media: bool = True  # media archived with the text (crawl's default); False: crawl --no-media
     quiet_after: timedelta | None = None  # None: judged from the site's own rhythm
     quiet: bool = True  # False: no quiet alarm for this site
     line: int | None = None
@@ -59,6 +59,8 @@ class SiteConfig:
             base += ["--revisit", self.revisit]
         if self.recheck:
             base.append("--recheck")
+        if not self.media:
+            base.append("--no-media")
         settings = dict(self.settings)
         if self.window:
             settings["NEWSARCHIVE_WINDOW"] = self.window
@@ -436,10 +438,7 @@ def _build(r: _Reader, file: Path, data: dict[str, Any], env: Any) -> Config:
                 import json
 
                 settings[name] = json.dumps(value)
-        media = r.get(entry, path, "media", bool, False)
-        if media:
-            r.warnings.append(f"{file}:{r.line((*path, 'media'))}: sites[{i + 1}].media: media archiving is not built"
-                              " yet: images are kept as URLs and captions only")
+        media = r.get(entry, path, "media", bool, True)
         quiet_value = r.get(entry, path, "quiet_after", (str, bool, int))
         quiet_after = None
         if quiet_value is True:
@@ -589,7 +588,7 @@ every = "15m"
 # max_articles = 500               # article pages per run at most
 # timeout = "30m"                  # this site's crawl timeout
 # quiet_after = "2d"               # the quiet alarm after this long without a new article (false: never)
-media = false                      # not built yet: images are archived as URLs and captions only
+media = true                       # images, og:image, audio, posters archived too (false: crawl --no-media)
 [sites.settings]                   # politeness overrides: Scrapy settings (crawl -s NAME=VALUE)
 DOWNLOAD_DELAY = 1.0
 

@@ -132,8 +132,10 @@ class SmtpReceiver:
 
 
 def settings_toml(settings: dict[str, Any]) -> str:
-    return "\n".join(f"{k} = {json.dumps(v) if not isinstance(v, bool) else str(v).lower()}"
-                     for k, v in settings.items())
+    """The end of a [[sites]] table: media off (the demo site's images are on a host that is not
+    on loopback), then [sites.settings] with ``settings``."""
+    return "media = false\n[sites.settings]\n" + "\n".join(
+        f"{k} = {json.dumps(v) if not isinstance(v, bool) else str(v).lower()}" for k, v in settings.items())
 
 
 def schedule(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:

@@ -55,20 +55,17 @@ disk_free = false
 [[sites]]
 site = "{a}"
 every = "2s"
-[sites.settings]
 {settings_toml(FAST)}
 
 [[sites]]
 site = "{b}"
 every = "1s"
-[sites.settings]
 {settings_toml(FAST)}
 
 [[sites]]
 site = "{c}"
 every = "3s"
 recheck = true          # every run looks at the same articles again (the redesign shows at once)
-[sites.settings]
 {settings_toml(FAST)}
 
 [[notify]]
@@ -189,7 +186,6 @@ repeat = "1h"
 site = "{base}"
 every = "1h"
 {quiet}
-[sites.settings]
 {settings_toml(FAST)}
 [[notify]]
 type = "command"

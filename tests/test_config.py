@@ -124,13 +124,13 @@ def test_the_example_is_a_valid_configuration(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stderr
     assert "site baonghean.vn" in checked.stdout and "search dien-bien" in checked.stdout
     cfg = load(path, environ=env)
-    assert cfg.sites[0].settings == {"DOWNLOAD_DELAY": "1.0"} and cfg.sites[0].media is False
+    assert cfg.sites[0].settings == {"DOWNLOAD_DELAY": "1.0"} and cfg.sites[0].media is True
 
 
-def test_media_on_is_accepted_with_a_warning_that_it_is_not_built_here(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD.replace('every = "15m"', 'every = "15m"\nmedia = true'))
-    out = run_cli("config", "check", "--config", str(path))
-    assert out.returncode == 0 and f"warning: {path}:9: sites[1].media" in out.stderr
+def test_media_off_is_crawl_no_media(tmp_path: Path) -> None:
+    cfg = load(write(tmp_path, GOOD.replace('every = "15m"', 'every = "15m"\nmedia = false')))
+    assert cfg.sites[0].media is False and "--no-media" in cfg.sites[0].commands(cfg.archive, "python")[0]
+    assert cfg.sites[1].media is True and "--no-media" not in cfg.sites[1].commands(cfg.archive, "python")[0]
 
 
 def test_key_lines_and_sizes() -> None:

@@ -25,7 +25,6 @@ def site_config(config: Path, bases: list[str], every: str = "1h", extra: str = 
 site = "{b}"
 every = "{every}"
 {site_extra}
-[sites.settings]
 {settings_toml(FAST)}
 """ for b in bases)
     config.write_text(f'archive = "archive.db"\n[alarms]\ndisk_free = false\n{extra}\n{sites}', encoding="utf-8")
@@ -104,6 +103,7 @@ command = ["sh", "-c", "cat >> '{hook}'; echo >> '{hook}'"]
 [[sites]]
 site = "{h}"
 timeout = "6s"
+media = false
 """, encoding="utf-8")
         started = time.monotonic()
         out = run_once(config)
@@ -164,7 +164,7 @@ def test_a_live_archive_is_backed_up_whole_while_a_crawl_writes_it(tmp_path: Pat
     db = tmp_path / "archive.db"
     with serve(site) as base:
         crawl = subprocess.Popen([sys.executable, "-m", "newsarchive.cli", "crawl", base, "--db", str(db), "-q",
-                                  "--since", "2020-01-01", *sum((["-s", f"{k}={v}"] for k, v in FAST.items()), [])],
+                                  "--since", "2020-01-01", "--no-media", *sum((["-s", f"{k}={v}"] for k, v in FAST.items()), [])],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             wait_for(lambda: (rows(db, "SELECT count(*) FROM articles") or [(0,)])[0][0] >= 10, 60, "articles")
