@@ -100,7 +100,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rows.jsonl"
         env = {**os.environ, "NEWSARCHIVE_RELIABILITY": str(out)}
-        code = subprocess.call([sys.executable, "-m", "pytest", "-q", "-m", "reliability", "-p", "no:cacheprovider"],
+        # one test at a time ("-n 0"): the figures are timings and peak memory
+        code = subprocess.call([sys.executable, "-m", "pytest", "-q", "-m", "reliability", "-p", "no:cacheprovider",
+                                "-n", "0"],
                                cwd=ROOT, env=env)
         rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] if out.exists() else []
     text = render(rows, code)
