@@ -102,9 +102,10 @@ class Walker:
             self._cur.append(" ")
         elif tag == "img":
             self.add_image(img=el, caption=None)
-        elif tag == "figure" or (tag == "table" and el.find(".//img") is not None):
+        elif tag == "figure" or (tag == "table" and next(el.iter("img"), None) is not None):
             if tag == "figure":
-                caption_els = list(el.iter("figcaption"))[:1]
+                first = next(el.iter("figcaption"), None)
+                caption_els = [] if first is None else [first]
             else:
                 caption_els = [c for c in el.iter("td", "th", "p", "div", "span") if _is_caption_cell(c)]
                 # a caption cell inside another caption cell is the same caption

@@ -39,7 +39,7 @@ from .. import dates
 from ..text import clean, clean_or_none
 from .blocks import Walker, image_src
 from .common import first_text, ld_authors, ld_str, split_authors, split_dateline
-from .page import Page, has_class, inside, text_of
+from .page import Page, has_class, inside
 
 NAME = "onecms"
 VERSION = "1.2.0"  # the version every family starts from; each class may move on alone
@@ -64,6 +64,8 @@ _WC = re.compile(r"WebControl\.(item_published_time|item_title|item_tags|item_id
 _WC_CHANNEL = re.compile(r"channel_name\s*:\s*(['\"])(.*?)\1")
 _GTAG_DATE = re.compile(r"articlePublishDate['\"]?\s*:\s*['\"]([^'\"]+)")
 _HAS_TIME = re.compile(r"\d{1,2}[/-]\d{1,2}[/-]\d{4}|\d{1,2}:\d{2}")
+_VIDEO_PARTS = re.compile(r"\s+[-–|]\s+")
+_VIDEO_TIME = re.compile(r"(\d{1,2}/\d{1,2}/\d{4})\s*(?:[-–|,]\s*)?(\d{1,2}:\d{2})")
 
 FIELDS: tuple[str, ...] = (
     "kind", "title", "sapo", "dateline", "authors", "published_at", "modified_at", "section",
@@ -74,7 +76,7 @@ FIELDS: tuple[str, ...] = (
 def is_onecms(page: Page) -> bool:
     """``1cdn.vn`` assets and (``WebControl`` or an ``onecms__`` class): true of every page seen."""
     text = page.text
-    return "1cdn.vn" in text and ("WebControl" in text or any(k.startswith("onecms") for k in page.by_class.tokens()))
+    return "1cdn.vn" in text and ("WebControl" in text or page.by_class.any_token("onecms", start=True))
 
 
 def _channel_paths(page: Page) -> list[str]:
@@ -188,7 +190,7 @@ class OneCMSParser:
             for el in self.page.by_class.get(cls, []):
                 if scope is not None and scope not in el.iterancestors():
                     continue
-                if text_of(el):
+                if self.page.text_of(el):
                     return el
         return None
 
@@ -218,16 +220,15 @@ class OneCMSParser:
     def sapo_el(self) -> Any | None:
         el = self.pick(self.sapo_classes)
         if el is None and self.sapo_desc_tags:
-            el = next(
-                (e for e in self.page.by_class.get("desc", []) if e.tag in self.sapo_desc_tags and text_of(e)), None
-            )
+            text = self.page.text_of
+            el = next((e for e in self.page.by_class.get("desc", []) if e.tag in self.sapo_desc_tags and text(e)), None)
         return el
 
     @cached_property
     def raw_sapo(self) -> str | None:
         """The sapo as printed, dateline included."""
         return first_text(
-            text_of(self.sapo_el) if self.sapo_el is not None else None,
+            self.page.text_of(self.sapo_el) if self.sapo_el is not None else None,
             ld_str(self.ld.get("description")),
             self.page.meta.get("description"),
             self.page.meta.get("og:description"),
@@ -244,12 +245,12 @@ class OneCMSParser:
 
     @cached_property
     def byline(self) -> str:
-        if self.byline_el is not None and (text := text_of(self.byline_el)):
+        if self.byline_el is not None and (text := self.page.text_of(self.byline_el)):
             return text
         if text := self._family_byline():
             return text
         trailing = self.pick(self.end_byline_classes)
-        return text_of(trailing) if trailing is not None else ""
+        return self.page.text_of(trailing) if trailing is not None else ""
 
     @cached_property
     def _authors(self) -> list[str]:
@@ -271,7 +272,7 @@ class OneCMSParser:
         el = self.pick(classes) if classes else None
         if el is None:
             return None
-        text = text_of(el)
+        text = self.page.text_of(el)
         for fmt in self.date_formats:  # a site profile's own shapes first
             found = _parse_format(text, fmt)
             if found:
@@ -288,7 +289,7 @@ class OneCMSParser:
         items = page.by_class.get("breadcrumb-item") or [
             li for ol in page.by_class.get("breadcrumb", []) for li in ol.iter("li")
         ]
-        names = [text_of(li) for li in items]
+        names = [self.page.text_of(li) for li in items]
         names = [n for n in names if n and n.lower() not in _HOME]
         if names:
             return names
@@ -314,7 +315,7 @@ class OneCMSParser:
             crumbs[-1] if crumbs else None,
             self.page.meta.get("article:section"),
             ld_str(self.ld.get("articleSection")),
-            text_of(cate) if cate is not None else None,
+            self.page.text_of(cate) if cate is not None else None,
             self.wc.get("channel_name"),
         )
 
@@ -338,16 +339,15 @@ class OneCMSParser:
     def _body(self) -> tuple[list[str], list[dict[str, str | None]]]:
         """(body blocks, images), read in one walk of the entry."""
         images = self.lead_images()
-        excluded = self.body_excluded()
-        skip_classes = self.skip_classes
+        # Every element the body skips by class, from the page's class index (one set lookup per
+        # element, not its class attribute read and split).
+        skipped = self.body_excluded()
+        by_class = self.page.by_class
+        for cls in self.skip_classes:
+            skipped.update(by_class.get(cls, ()))
 
         def skip(el: Any) -> bool:
-            if el in excluded:
-                return True
-            cls = el.get("class")
-            if cls and not skip_classes.isdisjoint(cls.split()):
-                return True
-            return bool(el.get("id", "").startswith("zone-"))
+            return el in skipped or el.get("id", "").startswith("zone-")
 
         blocks: list[str] = []
         if self.entry is not None:
@@ -387,7 +387,7 @@ class OneCMSParser:
     def _title(self) -> str | None:
         el = self.title_el
         return first_text(
-            text_of(el) if el is not None else None,
+            self.page.text_of(el) if el is not None else None,
             ld_str(self.ld.get("headline")),
             self.page.meta.get("og:title"),
             self.page.title_tag(),
@@ -450,7 +450,7 @@ class OneCMSParser:
                 break
         for box in boxes:
             for a in box.iter("a"):
-                t = text_of(a) or clean(a.get("title"))
+                t = self.page.text_of(a) or clean(a.get("title"))
                 if t and t not in tags:
                     tags.append(t)
         if not tags:
@@ -512,12 +512,14 @@ class LongformParser(CurrentParser):
         if self.entry is None:
             return None
         last = None
-        for p in self.entry.iter("p"):
-            if text_of(p) and not any(has_class(a, c) for a in p.iterancestors() for c in ("sc-longform-header",)):
+        # the last such paragraph: read from the end, so that the body's paragraphs are not read twice
+        for p in reversed(list(self.entry.iter("p"))):
+            if self.page.text_of(p) and not inside(p, "sc-longform-header"):
                 last = p
+                break
         if last is None or last.find(".//img") is not None:
             return None
-        text = text_of(last)
+        text = self.page.text_of(last)
         bold = clean(" ".join("".join(b.itertext()) for b in last.iter("b", "strong")))
         if not bold or bold != text or len(text) > self.bold_byline_max or _JUNK_LINE.search(text):
             return None
@@ -526,11 +528,11 @@ class LongformParser(CurrentParser):
         return last if _names(split_authors(text)) else None
 
     def _family_byline(self) -> str:
-        return text_of(self.bold_byline_el) if self.bold_byline_el is not None else ""
+        return self.page.text_of(self.bold_byline_el) if self.bold_byline_el is not None else ""
 
     def body_excluded(self) -> set[Any]:
         excluded = super().body_excluded()
-        if self.bold_byline_el is not None and not (self.byline_el is not None and text_of(self.byline_el)):
+        if self.bold_byline_el is not None and not (self.byline_el is not None and self.page.text_of(self.byline_el)):
             excluded.add(self.bold_byline_el)
         return excluded
 
@@ -608,7 +610,7 @@ class VideoParser(OneCMSParser):
         if el is None:
             return ""
         names = []
-        for part in (p.strip() for p in re.split(r"\s+[-–|]\s+", text_of(el))):
+        for part in (p.strip() for p in _VIDEO_PARTS.split(self.page.text_of(el))):
             if _HAS_TIME.search(part):
                 break
             names.append(part)
@@ -618,7 +620,7 @@ class VideoParser(OneCMSParser):
         el = self.pick(self.time_classes)
         if el is None:
             return None
-        m = re.search(r"(\d{1,2}/\d{1,2}/\d{4})\s*(?:[-–|,]\s*)?(\d{1,2}:\d{2})", text_of(el))
+        m = _VIDEO_TIME.search(self.page.text_of(el))
         return dates.parse_visible(f"{m.group(1)} {m.group(2)}") if m else None
 
 
@@ -631,7 +633,7 @@ class PodcastParser(OneCMSParser):
 
     @classmethod
     def detect(cls, page: Page) -> bool:
-        return any("podcast_detail" in k for k in page.by_class.tokens()) or page.first("c-podcast-player") is not None
+        return page.by_class.any_token("podcast_detail") or page.first("c-podcast-player") is not None
 
     @cached_property
     def container(self) -> Any | None:
@@ -670,7 +672,7 @@ class PodcastParser(OneCMSParser):
         if self.container is None:
             return None
         el = self.pick(("b-grid__time",), scope=self.container)
-        return dates.parse_any(text_of(el)) if el is not None else None
+        return dates.parse_any(self.page.text_of(el)) if el is not None else None
 
 
 OneCMSParser.children = (VideoParser, PodcastParser, CurrentParser, OlderParser)

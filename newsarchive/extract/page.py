@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
@@ -145,7 +146,7 @@ def _parse(text: str, utf8: bytes | None = None) -> tuple[Any | None, str | None
     2048 deep) and, when nesting was the limit, from a copy whose excess nesting tags are dropped
     (all the text kept). What is still unreadable after that is left as libxml2 returns it."""
     text = _XML_DECL.sub("", text, count=1)
-    if not text.strip():
+    if not text or text.isspace():  # no copy of the page, as strip() would make
         return None, None
     data = utf8 if utf8 is not None else text.encode("utf-8", "surrogatepass")
     parser, markup, flattened = _PARSER, None, 0
@@ -265,22 +266,31 @@ _CLASS_ATTRS = lxml.etree.XPath("//@class")
 
 class ClassIndex:
     """Elements by class token, in document order. Built from one XPath over the class attributes
-    (cheap: no element object is made until a token is asked for)."""
+    (cheap: no element object is made until a token is asked for); an element is found again by
+    its attribute's position in that list (``list.index``, a scan in C), not by a grouping loop in
+    Python over every attribute of the page."""
 
     def __init__(self, root: Any) -> None:
-        self._attrs = _CLASS_ATTRS(root)  # smart strings: each knows its element (getparent)
-        groups: dict[str, list[int]] = {}
-        for i, attr in enumerate(self._attrs):
-            if attr in groups:
-                groups[attr].append(i)
-            else:
-                groups[attr] = [i]
-        self._groups = groups
-        self._tokens: dict[str, list[str]] = {}
-        for key in groups:
+        attrs = self._attrs = _CLASS_ATTRS(root)  # smart strings: each knows its element (getparent)
+        self._counts = counts = Counter(attrs)  # distinct values, first appearance first
+        tokens: dict[str, list[str]] = {}
+        for key in counts:
             for token in key.split():
-                self._tokens.setdefault(token, []).append(key)
+                if token in tokens:
+                    tokens[token].append(key)
+                else:
+                    tokens[token] = [key]
+        self._tokens = tokens
+        self._joined: str | None = None
         self._cache: dict[str, list[Any]] = {}
+
+    def _positions(self, key: str) -> list[int]:
+        """Where the attributes whose value is ``key`` stand in the page's list, in order."""
+        attrs, out, i = self._attrs, [], -1
+        for _ in range(self._counts[key]):
+            i = attrs.index(key, i + 1)
+            out.append(i)
+        return out
 
     def get(self, token: str, default: Any = None) -> list[Any] | Any:
         found = self._cache.get(token)
@@ -288,12 +298,24 @@ class ClassIndex:
             keys = self._tokens.get(token)
             if not keys:
                 return default
-            order = self._groups[keys[0]] if len(keys) == 1 else sorted(i for k in keys for i in self._groups[k])
-            found = self._cache[token] = [self._attrs[i].getparent() for i in order]
+            if len(keys) == 1:
+                order = self._positions(keys[0])
+            else:
+                order = sorted(i for k in keys for i in self._positions(k))
+            attrs = self._attrs
+            found = self._cache[token] = [attrs[i].getparent() for i in order]
         return found
 
     def tokens(self) -> list[str]:
         return list(self._tokens)
+
+    def any_token(self, part: str, start: bool = False) -> bool:
+        """Whether some token contains ``part`` (``start``: begins with it); ``part`` holds no
+        whitespace. One substring search over the tokens joined by spaces (tokens hold none)."""
+        joined = self._joined
+        if joined is None:
+            joined = self._joined = " " + " ".join(self._tokens)
+        return (" " + part if start else part) in joined
 
 
 class Page:
@@ -312,6 +334,7 @@ class Page:
         self.meta: dict[str, str] = {}
         self.canonical: str | None = None
         self._ld_raw: list[str] = []
+        self._texts: dict[Any, str] = {}
         scripts: list[str] = []
         by_tag, meta = self.by_tag, self.meta
         for el in root.iter(*_INDEXED_TAGS):
@@ -354,6 +377,14 @@ class Page:
     def first(self, cls: str) -> Any | None:
         found = self.by_class.get(cls)
         return found[0] if found else None
+
+    def text_of(self, el: Any) -> str:
+        """``text_of(el)``, computed once per element of this page (a field and the body both ask
+        for the title's, the sapo's, the byline's text)."""
+        text = self._texts.get(el)
+        if text is None:
+            text = self._texts[el] = text_of(el)
+        return text
 
     def tag(self, name: str) -> list[Any]:
         return self.by_tag.get(name, [])
