@@ -31,6 +31,8 @@ _HM_DMY = re.compile(
 # US format of OneCMS's article:published_time meta: M/d/yyyy h:mm:ss AM|PM (local time)
 _US = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])\s*$")
 _WEEKDAY = re.compile(r"^\s*(?:thứ\s+(?:hai|ba|tư|năm|sáu|bảy|2|3|4|5|6|7)|chủ\s+nhật|cn|t[2-7])\s*,?\s*", re.I)
+_CLOCK = re.compile(r"\d{1,2}[:hg]\d{2}")
+_WORD3 = re.compile(r"[^\W\d_]{3,}")
 _RFC822 = re.compile(r"^\s*(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}")
 
 
@@ -149,7 +151,7 @@ def parse_any(text: str | None, tz: timezone = VN) -> str | None:
         return None
     known = parse_known(text, tz)
     # numeric shapes are all covered above: dateparser only for spelled-out months
-    if known or not re.search(r"\d{1,2}[:hg]\d{2}", text) or not re.search(r"[^\W\d_]{3,}", text):
+    if known or not _CLOCK.search(text) or not _WORD3.search(text):
         return known
     import dateparser  # slow to import and to run: last resort only
 
