@@ -260,6 +260,13 @@ class RetryAfterMiddleware(RetryMiddleware):
         super().__init__(settings)
         self.max_wait = settings.getfloat("NEWSARCHIVE_MAX_RETRY_AFTER", 120.0)
 
+    def process_exception(self, request: Any, exception: Exception, spider: Any = None) -> Any:
+        from .netguard import refusal_of
+
+        if refusal_of(request.url):  # the address guard said no: asking again cannot change that
+            return None
+        return super().process_exception(request, exception)
+
     def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
         if response.status in (429, 503) and not request.meta.get("dont_retry", False):
             wait = retry_after_seconds(response.headers.get("Retry-After"))

@@ -169,3 +169,20 @@ def test_redirects_leave_neither_the_site_nor_for_a_private_address(tmp_path: Pa
     assert "redirect to another site refused" in offsite and "127.0.0.2" in offsite
     assert "private" in www and "www.demo.test" in www
     assert len(records(db)) == 4  # everything else is archived
+
+
+def test_a_demo_site_without_a_media_host_names_no_host_that_needs_dns(tmp_path: Path) -> None:
+    """Tests never send a DNS query: a demo site's images, when it has no media host, are on a
+    loopback literal that the address guard refuses at once (and a refusal is not retried)."""
+    from urllib.parse import urlsplit
+
+    from newsarchive.netguard import _literal
+
+    site = DemoSite(6)
+    srcs = [src for a in site.articles.values() for src, _ in a.images]
+    assert srcs and all(_literal(urlsplit(s).hostname or "") is not None for s in srcs)
+    with serve(site) as base:
+        out = run_cli("crawl", base, "--db", str(tmp_path / "a.db"), "-v", "--since", "2020-01-01", *FAST)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Retrying" not in out.stderr  # the guard's refusal is final
+    assert not [line for line in out.stderr.splitlines() if "1cdn" in line]

@@ -133,6 +133,10 @@ def redesigned(html: str) -> str:
     return _AUTHOR_LD.sub('"author": {"@type": "Organization", "name": "Báo Demo"}', html)
 
 
+# Where a demo site without a media host says its images are: a loopback address nothing serves.
+NO_MEDIA_HOST = "http://127.0.0.9:9/bdm/"
+
+
 def slugify(text: str) -> str:
     """ASCII slug of a Vietnamese phrase, as OneCMS URLs have them."""
     import unicodedata
@@ -169,7 +173,7 @@ class DemoSite:
         the articles' images, og:image, audio and posters are then on that host, and images are
         shared between articles (a lead image of its own, one of 4 shared photos on every other
         article, an og:image with the lead image's bytes at another URL). Without it, images
-        name ``https://bdm.1cdn.vn/…``, which the demo does not serve."""
+        name ``NO_MEDIA_HOST`` (a loopback address nothing serves, refused by the address guard)."""
         self.media_base = media_base
         self.page_size = page_size
         self.rss_items = rss_items
@@ -226,8 +230,9 @@ class DemoSite:
         self.category_of[article_id] = cat
 
     def _images(self, i: int, authors: list[str]) -> list[tuple[str, str | None]]:
-        if not self.media_base:
-            return [(f"https://bdm.1cdn.vn/2026/{i}/anh-{k}.jpg", f"Ảnh {k} của tin {i}. Ảnh: {authors[-1]}")
+        if not self.media_base:  # no media host: addresses no crawl may reach (the address guard refuses
+            # a private address that is not the crawled site's before any connection, and a literal asks no DNS)
+            return [(f"{NO_MEDIA_HOST}2026/{i}/anh-{k}.jpg", f"Ảnh {k} của tin {i}. Ảnh: {authors[-1]}")
                     for k in range(1 + i % 2)]
         images: list[tuple[str, str | None]] = [
             (f"{self.media_base}2026/{i}/anh-0.png", f"Ảnh 0 của tin {i}. Ảnh: {authors[-1]}")]
