@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -34,9 +36,42 @@ class SQLError(ValueError):
 
 
 def limit_connection(conn: sqlite3.Connection) -> None:
-    """The memory bounds of every connection that runs users' SQL (``sql``, ``serve``)."""
+    """The memory and time bounds of every connection that runs users' SQL (``sql``, ``serve``)."""
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, VALUE_LIMIT)
     conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, SQL_LIMIT)
+    for name in ("printf", "format"):
+        conn.create_function(name, -1, _bounded_printf, deterministic=True)
+
+
+# SQLite's printf() walks a width or precision of up to 2**31 one character at a time even past
+# SQLITE_LIMIT_LENGTH (about 12 s, inside one function call: no progress handler interrupts it).
+# Ours answers NULL at once for a width or precision past VALUE_LIMIT, as SQLite's does in the end,
+# and lets SQLite's own printf (on a connection of its own) do everything else.
+_SPEC = re.compile(r"%(?:%|[-+ 0#,!]*(\*|\d+)?(?:\.(\*|\d+))?(?:ll|l)?[A-Za-z])")
+_PRINTF = sqlite3.connect(":memory:", check_same_thread=False)
+_PRINTF.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, VALUE_LIMIT)
+_PRINTF_LOCK = threading.Lock()
+
+
+def _bounded_printf(fmt: Any = None, *args: Any) -> Any:
+    if not isinstance(fmt, str):
+        return None if fmt is None else str(fmt)
+    rest = list(args)
+    for m in _SPEC.finditer(fmt):
+        for part in (m.group(1), m.group(2)):
+            if part is None:
+                continue
+            size = rest.pop(0) if part == "*" and rest else part
+            try:
+                if abs(int(size)) > VALUE_LIMIT:
+                    return None
+            except (TypeError, ValueError):
+                pass
+        if m.group(0) != "%%" and rest:
+            rest.pop(0)
+    marks = ", ".join("?" for _ in range(len(args) + 1))
+    with _PRINTF_LOCK:
+        return _PRINTF.execute(f"SELECT printf({marks})", (fmt, *args)).fetchone()[0]
 
 
 def _authorizer(action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None) -> int:
