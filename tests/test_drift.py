@@ -167,3 +167,18 @@ def test_a_parser_bug_in_scrape_and_import_warc_is_one_line_not_a_traceback(tmp_
     assert "1 extractor error(s)" in imported.stderr and len(imported.stderr.strip().splitlines()) == 1
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
+
+
+def test_small_runs_do_not_push_the_baseline_out(tmp_path: Path) -> None:
+    from newsarchive.store import Archive
+    from newsarchive.store.crawlstate import CrawlState
+
+    with Archive(tmp_path / "a.db") as archive:
+        state = CrawlState(archive)
+        for pages in (30, 2, 1, 3, 2, 1, 2):  # one real run, then scheduled runs with almost nothing new
+            run = state.start_run("a.vn", "https://a.vn/", None, 1)
+            state.finish_run(run, "success", {}, [])
+            state.set_coverage(run, coverage(pages), [])
+        baseline = state.baseline("a.vn", before=run + 1)
+    assert [b["pages"] for b in baseline] == [30]
+    assert judge(coverage(20, authors=[]), baseline)  # the alarm can still fire

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..dates import utc_now
+from ..drift import MIN_ARTICLES
 from . import Archive, RawPage, SaveResult
 from .sitefilter import articles_of, runs_of
 
@@ -211,12 +212,14 @@ class CrawlState:
                           (json.dumps(coverage), json.dumps(drift, ensure_ascii=False) if drift else None, run))
 
     def baseline(self, key: str, before: int, runs: int = 5) -> list[dict[str, Any]]:
-        """The coverage of a site's last finished runs before run ``before`` that archived articles
-        and were not degraded: what its pages normally carry."""
+        """The coverage of a site's last finished runs before run ``before`` that read enough pages
+        to say something (small scheduled runs must not push the baseline out) and were not
+        degraded: what its pages normally carry."""
         clause, params = runs_of(key)
         rows = self.conn.execute(
             f"SELECT coverage FROM runs WHERE {clause} AND id < ? AND coverage IS NOT NULL"
-            " AND outcome IN ('success', 'partial') ORDER BY id DESC LIMIT ?", [*params, before, runs])
+            " AND outcome IN ('success', 'partial') AND json_extract(coverage, '$.pages') >= ?"
+            " ORDER BY id DESC LIMIT ?", [*params, before, MIN_ARTICLES, runs])
         return [json.loads(r[0]) for r in rows]
 
     def set_bound(self, run: int, since_bound: str) -> None:
