@@ -238,7 +238,7 @@ def media_enabled(settings: Any, base: str | None) -> bool:
         from .sites import profile_for
 
         profile = profile_for(base)
-        if profile is not None and getattr(profile, "media", True) is False:
+        if profile is not None and not profile.media:
             return False
     return True
 

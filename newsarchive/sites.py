@@ -41,7 +41,8 @@ class Site:
     ``parser_version``: bump it when ``parsers`` or ``date_formats`` change (records carry it).
     ``date_formats``: strptime shapes of the site's visible times, tried before the known ones.
     Discovery (read by the spider): ``feed_paths``, ``listing_selectors``, ``api_types``,
-    ``sitemap_paths``. ``media_hosts``: the hosts of its images (``bna.1cdn.vn``)."""
+    ``sitemap_paths``. ``media_hosts``: the hosts of its images (``bna.1cdn.vn``); ``media``: False
+    to archive its text only (docs/media.md)."""
 
     key: str
     name: str
@@ -56,6 +57,7 @@ class Site:
     sitemap_paths: tuple[str, ...] = SITEMAP_PATHS
     politeness: Politeness = Politeness()
     media_hosts: tuple[str, ...] = ()
+    media: bool = True  # False: its crawls archive the text only (as crawl --no-media)
 
 
 SITES: dict[str, Site] = {

@@ -29,3 +29,24 @@ def test_any_other_base_url_gets_the_family_defaults() -> None:
     other = spider("http://127.0.0.1:8123/")
     assert [r.url for r in other.site_surfaces() if "/rss/" in r.url] == [other.base + p.lstrip("/") for p in FEED_PATHS]
     assert other.listing_items() == ", ".join(f"{s} li[pid]" for s in LISTING_SELECTORS)
+
+
+def test_a_site_profile_can_turn_media_off() -> None:
+    from dataclasses import replace
+
+    from scrapy.settings import Settings
+
+    from newsarchive import sites
+    from newsarchive.pipelines import media_enabled
+
+    settings = Settings({"NEWSARCHIVE_MEDIA": True})
+    base = SITES["hanoimoi"].base
+    assert media_enabled(settings, base)
+    original = sites.SITES["hanoimoi"]
+    sites.SITES["hanoimoi"] = replace(original, media=False)
+    try:
+        assert not media_enabled(settings, base)
+        assert media_enabled(settings, "http://127.0.0.1:8123/")  # any other site: the default
+    finally:
+        sites.SITES["hanoimoi"] = original
+    assert not media_enabled(Settings({"NEWSARCHIVE_MEDIA": False}), base)  # crawl --no-media
