@@ -1107,10 +1107,16 @@ def demo(db_path: Path | None, articles: int, serve: bool, port: int | None) -> 
     from .demo.site import DemoMediaHost, serve_media
 
     media_stack = _Stack()
-    try:  # the demo's media host, a second loopback address (not every system has 127.0.0.2)
-        media_base: str | None = media_stack.enter_context(serve_media(DemoMediaHost()))
-    except OSError:
-        media_base = None
+    media_base: str | None = None
+    # the demo's media host, a second loopback address (not every system has 127.0.0.2), on a fixed
+    # port as the site is (its files keep their URLs from one demo to the next), else a free one
+    site_port = port if port is not None else int(os.environ.get("NEWSARCHIVE_DEMO_PORT") or DEMO_PORT)
+    for media_port in ((site_port + 1, 0) if site_port else (0,)):
+        try:
+            media_base = media_stack.enter_context(serve_media(DemoMediaHost(), port=media_port))
+            break
+        except OSError:
+            continue
     site = DemoSite(articles, media_base=media_base)
     wanted = port if port is not None else int(os.environ.get("NEWSARCHIVE_DEMO_PORT") or DEMO_PORT)
     try:
