@@ -158,6 +158,8 @@ def rows(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ..
         return con.execute(sql, params).fetchall()
     except sqlite3.OperationalError:  # a table the scheduler has not made yet
         return []
+    except sqlite3.DatabaseError:  # a read torn by a crawl that started writing after it opened (a known
+        return []  # race of read-only opens without a -shm file, noted in the closing note): poll again
     finally:
         con.close()
 
