@@ -556,6 +556,20 @@ class DemoMediaHost:
 
 
 @contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler], host: str, port: int) -> Iterator[str]:
+    """A threaded HTTP server on ``host:port`` (a free port for 0) until the block ends; its base URL."""
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
 def serve_media(host_obj: DemoMediaHost, host: str = "127.0.0.2", port: int = 0) -> Iterator[str]:
     """Serve a :class:`DemoMediaHost` on ``host`` (a second loopback address); yields its base URL."""
 
@@ -579,16 +593,9 @@ def serve_media(host_obj: DemoMediaHost, host: str = "127.0.0.2", port: int = 0)
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    host_obj.base = f"http://{host}:{server.server_address[1]}/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield host_obj.base
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(Handler, host, port) as base:
+        host_obj.base = base
+        yield base
 
 
 @contextmanager
@@ -639,13 +646,6 @@ def serve(site: DemoSite, host: str = "127.0.0.1", port: int = 0) -> Iterator[st
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    site.set_base(f"http://{host}:{server.server_address[1]}/")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with _serving(Handler, host, port) as base:
+        site.set_base(base)
         yield site.base
-    finally:
-        server.shutdown()
-        server.server_close()
