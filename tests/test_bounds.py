@@ -90,8 +90,8 @@ def test_endless_and_fruitless_streams_end(tmp_path: Path, reliability) -> None:
     run = last_run(db)
     listings = sum(1 for p, _ in site.requests if not p.startswith("/api/") and not p.endswith((".html", ".xml", ".txt"))
                    and not p.startswith("/rss/"))
-    reliability(16, "endless load-more API", "an API that always answers a new page of items of another host or dated "
-                "1999, under a backfill to 2020", api_pages_answered=site.api_pages, listings=listings,
+    reliability(16, "endless load-more API", "an API that always answers a new page of items linking another host, a page that is no article or nothing, dated "
+                "2099, under a backfill to 2020", api_pages_answered=site.api_pages, listings=listings,
                 exit_code=out.returncode, wall_s=round(wall, 1), outcome=run["outcome"])
     assert out.returncode == 5, out.stderr  # streams were cut: not a success
     assert run["outcome"] == "partial" and any("load-more stream" in e for e in run["errors"])
