@@ -1,6 +1,7 @@
 """Datasette plugin (entry point ``datasette: newsarchive``): the SQL functions newsarchive's canned
 search needs (and ``fold()``), a table search (``?_search=``) that folds diacritics, readable article
-bodies and snippets, and the size limit of ``newsarchive sql`` on every connection. Loaded by
+bodies and snippets, the size limit of ``newsarchive sql`` on every connection, and the reading
+room's pages (``newsarchive.reading``: search at ``/``, sites, articles, media). Loaded by
 ``newsarchive serve``, and by a plain ``datasette archive.db`` when newsarchive is installed."""
 
 from __future__ import annotations
@@ -52,6 +53,14 @@ def prepare_connection(conn: Any) -> None:
                          deterministic=True)
     conn.create_function("newsarchive_query", 1, _query, deterministic=True)
     conn.create_function("newsarchive_snippet", 2, _snippet, deterministic=True)
+
+
+@hookimpl
+def register_routes(datasette: Any) -> list[tuple[str, Any]]:
+    """The reading room's pages (newsarchive.reading): search at /, sites, articles, media."""
+    from . import reading
+
+    return reading.routes()
 
 
 @hookimpl

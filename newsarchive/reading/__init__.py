@@ -1,0 +1,122 @@
+"""The reading room: pages for reading, searching and citing the archive, served by the Datasette
+plugin (``newsarchive.datasette_plugin``) next to Datasette's own pages (which stay under
+``/<dbname>``). See docs/reading-room.md for the URLs, which other pages and citations rely on.
+
+Each page module of this package has ``ROUTES``: a list of ``(regex, async view(request,
+datasette))``; :func:`routes` collects them all. Pages are rendered from this package's templates
+(every one extends ``reading_base.html``), with HTML autoescaping, and read the archive through
+Datasette's database object, so Datasette's time limit and newsarchive's value limits
+(``queries.limit_connection``) hold on every query.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+HERE = Path(__file__).parent
+VN = timezone(timedelta(hours=7))
+STATIC_PREFIX = "/-/newsarchive/static/"
+
+
+def routes() -> list[tuple[str, Any]]:
+    """Every page module's ``ROUTES``, in module name order (a module is a page when it has them)."""
+    out: list[tuple[str, Any]] = []
+    for info in sorted(pkgutil.iter_modules([str(HERE)]), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        out.extend(getattr(module, "ROUTES", []))
+    return out
+
+
+# -- the archive -----------------------------------------------------------------------------------
+
+def database(datasette: Any) -> Any:
+    """The archive's Datasette database: the only (or first non-internal) one."""
+    for name, db in datasette.databases.items():
+        if name != "_internal" and not getattr(db, "is_memory", False):
+            return db
+    raise LookupError("no archive database is being served")
+
+
+def db_name(datasette: Any) -> str:
+    return database(datasette).name
+
+
+def archive_path(datasette: Any) -> Path:
+    return Path(database(datasette).path)
+
+
+# -- rendering -------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _env() -> Any:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(default=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["vn_time"] = vn_time
+    env.filters["vn_date"] = vn_date
+    env.filters["thousands"] = lambda n: f"{n:,}".replace(",", ".") if isinstance(n, int) else n
+    env.globals["static"] = lambda name: STATIC_PREFIX + name
+    return env
+
+
+def render_text(template: str, context: dict[str, Any]) -> str:
+    return _env().get_template(template).render(**context)
+
+
+def page(datasette: Any, template: str, context: dict[str, Any] | None = None, *, status: int = 200,
+         headers: dict[str, str] | None = None) -> Any:
+    """A reading-room page as a Datasette response (``context`` is given ``db_name``, ``q``)."""
+    from datasette.utils.asgi import Response
+
+    ctx = {"db_name": db_name(datasette), "q": "", **(context or {})}
+    return Response.html(render_text(template, ctx), status=status, headers={**SAFE_HEADERS, **(headers or {})})
+
+
+# Pages request nothing outside the archive; the browser is told so (a page carries only
+# what the templates put in it, escaped, but an archived text is hostile until shown otherwise).
+SAFE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+                               " object-src 'none'; frame-src 'self'; frame-ancestors 'self'; base-uri 'none';"
+                               " form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def query_string(params: dict[str, Any], **changes: Any) -> str:
+    """``?a=1&b=2`` of the non-empty values of ``params`` updated with ``changes``."""
+    merged = {**params, **changes}
+    pairs = [(k, v) for k, v in merged.items() if v not in (None, "", False)]
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+# -- times -----------------------------------------------------------------------------------------
+
+def _parse(iso: str | None) -> datetime | None:
+    if not iso:
+        return None
+    try:
+        when = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def vn_time(iso: str | None) -> str:
+    """An ISO time as read in Vietnam: "01/05/2024 08:30 (GMT+7)"; what cannot be read, as it is."""
+    when = _parse(iso)
+    if when is None:
+        return iso or ""
+    return when.astimezone(VN).strftime("%d/%m/%Y %H:%M") + " (GMT+7)"
+
+
+def vn_date(iso: str | None) -> str:
+    when = _parse(iso)
+    return when.astimezone(VN).strftime("%d/%m/%Y") if when else (iso or "")
