@@ -1,0 +1,225 @@
+"""The article page (``/article/<id>``): a reader view of the current version, with its images from
+the archive, a citation and the record as JSON (``/article/<id>.json``, what ``newsarchive show
+--json`` prints: the same library calls, ``Archive.record`` and ``media.with_media``).
+
+Every query here is by article id (primary key, or the ``(article, …)`` keys of the child tables):
+the page costs the same at a thousand articles or a million.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from ..store import Archive, StorageError
+from . import archive_path, database, page
+
+# an id as SQLite holds one (past 18 digits it could not be an article, and would overflow)
+ID = r"(?P<id>[^/]+?)"
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
+def article_id(request: Any) -> int | None:
+    text = request.url_vars.get("id", "")
+    return int(text) if _DIGITS.fullmatch(text) else None
+
+
+def reader(conn: sqlite3.Connection, path: Path) -> Archive:
+    """The library's reads (``Archive.record``, ``revisions``, ``raw_page``: each reads ``conn``
+    only) over Datasette's own connection, so that its time limit and the plugin's value limits
+    hold; nothing here opens, migrates or writes the archive."""
+    archive = Archive.__new__(Archive)
+    archive.conn = conn
+    archive.path = path
+    return archive
+
+
+def open_media(path: Path) -> Any:
+    """The media file beside the archive, read-only (an empty one when there is none), or None when
+    it cannot be read: the page then says its images are not available, and still shows."""
+    from ..media import MediaStore, media_path
+
+    try:
+        return MediaStore(media_path(path), readonly=True)
+    except StorageError:
+        return None
+
+
+def record_with_media(conn: sqlite3.Connection, path: Path, article: int) -> dict[str, Any] | None:
+    """The current record with what the archive holds of each image: exactly ``show --json``."""
+    from ..media import with_media
+
+    record = reader(conn, path).record(article)
+    if record is None:
+        return None
+    store = open_media(path)
+    try:
+        return with_media(record, store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def not_found(datasette: Any, what: str) -> Any:
+    return page(datasette, "article.html", {"missing": what}, status=404)
+
+
+# -- the reader view ---------------------------------------------------------------------------------
+
+_END = re.compile(r"[.!?…:;,\"”’)\]»/]$")
+SUBHEAD_CHARS = 110
+SUBHEAD_WORDS = 16
+
+
+def is_subhead(text: str, following: str | None) -> bool:
+    """A sub-heading of the body. The record keeps the body as text blocks (record.md: paragraphs,
+    sub-headings, list items, one blank line apart) without saying which is which, so the reader
+    view reads it off the block: short, with no closing punctuation, and followed by a longer block."""
+    return (following is not None and len(text) <= SUBHEAD_CHARS and len(text.split()) <= SUBHEAD_WORDS
+            and not _END.search(text) and not text.startswith(("-", "•", "+", "*"))
+            and len(following) > len(text))
+
+
+def body_items(body: str, images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The body as a sequence of paragraphs, sub-headings and figures. The record keeps the images'
+    order, not their place among the paragraphs: the first (the lead, in OneCMS pages) comes
+    before the text, the others are spread evenly through it, in order."""
+    blocks = [b.strip() for b in (body or "").split("\n\n") if b.strip()]
+    items: list[dict[str, Any]] = []
+    n, m = len(blocks), len(images)
+    after: dict[int, list[dict[str, Any]]] = {}
+    for k, image in enumerate(images):
+        # image 0 before block 0; image k (k >= 1) after block floor(k * n / m) - 1
+        slot = -1 if k == 0 or n == 0 else max(0, (k * n) // m - 1)
+        after.setdefault(slot, []).append(image)
+    items.extend({"type": "figure", "image": i} for i in after.get(-1, []))
+    for i, text in enumerate(blocks):
+        following = blocks[i + 1] if i + 1 < n else None
+        items.append({"type": "subhead" if is_subhead(text, following) else "para", "text": text})
+        items.extend({"type": "figure", "image": img} for img in after.get(i, []))
+    return items
+
+
+def _link(path: str, **params: str) -> str:
+    return path + "?" + urlencode(params)
+
+
+def view(record: dict[str, Any], meta: dict[str, Any], failures: dict[str, tuple[str, int]],
+         permalink: str) -> dict[str, Any]:
+    """What the template shows, from the record (pure)."""
+    images = []
+    for image in record.get("images") or []:
+        images.append({**image, "held": bool(image.get("sha256")),
+                       "media": f"/media/{image['sha256']}" if image.get("sha256") else None,
+                       "why": failures.get(image.get("src") or "", (None, 0))[0]})
+    crumbs = list(record.get("breadcrumb") or [])
+    if not crumbs and record.get("section"):
+        crumbs = [record["section"]]
+    return {
+        "record": record,
+        "authors": [{"name": a, "href": _link("/", author=a)} for a in record.get("authors") or []],
+        "tags": [{"name": t, "href": _link("/", tag=t)} for t in record.get("tags") or []],
+        "crumbs": [{"name": c, "href": _link("/", section=c)} for c in crumbs],
+        "site_href": "/sites/" + quote(record.get("site") or "", safe=":"),
+        "images": images,
+        "items": body_items(record.get("body_text") or "", images),
+        "held": sum(1 for i in images if i["held"]),
+        "permalink": permalink,
+        "citation": citation(record, permalink),
+        **meta,
+    }
+
+
+def _utc(iso: str | None) -> str:
+    """An archiver time (UTC, ``…Z``) as "2026-11-26 10:00:00 UTC"."""
+    if not iso:
+        return ""
+    return iso.replace("T", " ").removesuffix("Z").removesuffix("+00:00") + " UTC"
+
+
+def citation(record: dict[str, Any], permalink: str) -> str:
+    """One line to cite the article by: site, title, publication date, when this version was
+    archived (UTC, said so) and the permanent archive link."""
+    from . import vn_date
+
+    parts = [record.get("site") or "", f"“{record.get('title') or ''}”"]
+    if record.get("published_at"):
+        parts.append(f"đăng ngày {vn_date(record['published_at'])}")
+    parts.append(f"bản lưu lúc {_utc(record.get('fetched_at'))}")
+    return ", ".join(p for p in parts if p) + f". {permalink}"
+
+
+async def _load(datasette: Any, article: int, *, meta: bool = True) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    path = archive_path(datasette)
+
+    def run(conn: sqlite3.Connection) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        record = reader(conn, path).record(article)
+        if record is None:
+            return None, {}
+        from ..media import with_media
+
+        store = open_media(path)
+        try:
+            record = with_media(record, store)
+            failures = store.failures([i["src"] for i in record["images"] if not i.get("sha256")]) if store else {}
+        finally:
+            if store is not None:
+                store.close()
+        info: dict[str, Any] = {"failures": failures, "media_readable": store is not None}
+        if meta:
+            row = conn.execute("SELECT first_seen, last_checked, revision_count FROM articles WHERE id = ?",
+                               (article,)).fetchone()
+            info.update(first_seen=row[0], last_checked=row[1], revision_count=row[2])
+        return record, info
+
+    return await database(datasette).execute_fn(run)
+
+
+async def article_page(request: Any, datasette: Any) -> Any:
+    article = article_id(request)
+    if article is None:
+        return not_found(datasette, request.url_vars.get("id", ""))
+    record, info = await _load(datasette, article)
+    if record is None:
+        return not_found(datasette, str(article))
+    failures = info.pop("failures")
+    permalink = datasette.absolute_url(request, f"/article/{article}")
+    context = view(record, {**info, "id": article, "first_seen_utc": _utc(info["first_seen"]),
+                            "last_checked_utc": _utc(info["last_checked"]),
+                            "fetched_utc": _utc(record.get("fetched_at"))}, failures, permalink)
+    return page(datasette, "article.html", context)
+
+
+async def article_json(request: Any, datasette: Any) -> Any:
+    """The record as ``newsarchive show --json`` prints it; ``?revisions=1``: as ``show --json
+    --revisions`` (``{"record": …, "revisions": […]}``)."""
+    from datasette.utils.asgi import Response
+
+    article = article_id(request)
+    path = archive_path(datasette)
+    with_revisions = request.args.get("revisions", "") not in ("", "0")
+
+    def run(conn: sqlite3.Connection) -> Any:
+        record = record_with_media(conn, path, article) if article is not None else None
+        if record is None or not with_revisions:
+            return record
+        return {"record": record, "revisions": reader(conn, path).revisions(article)}
+
+    body = await database(datasette).execute_fn(run)
+    headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+    if body is None:
+        return Response(json.dumps({"error": "not in the archive", "id": request.url_vars.get("id", "")},
+                                   ensure_ascii=False), status=404, headers=headers,
+                        content_type="application/json; charset=utf-8")
+    return Response(json.dumps(body, ensure_ascii=False, indent=2), headers=headers,
+                    content_type="application/json; charset=utf-8")
+
+
+ROUTES = [
+    (rf"^/article/{ID}\.json$", article_json),
+    (rf"^/article/{ID}$", article_page),
+]
