@@ -392,10 +392,16 @@ class Filters:
     site: str | None = None
     section: str | None = None
     author: str | None = None
-    since: str | None = None
-    until: str | None = None
+    since: str | None = None  # ISO 8601 with its offset: published at or after
+    until: str | None = None  # published before
+    tag: str | None = None  # a tag's name, as printed (NFC, spaces collapsed)
+    kind: str | None = None  # article, video, podcast, ... (the record's kind)
 
-    def sql(self) -> tuple[str, list[Any]]:
+    def needs_articles(self) -> bool:
+        """Whether a filter reads the articles table (dates are ranges of the index key)."""
+        return bool(self.site or self.section or self.author or self.tag or self.kind)
+
+    def sql(self, key: str = "f.rowid") -> tuple[str, list[Any]]:
         where, params = [], []
         if self.site:  # the site's one identity (host, or host:port)
             clause, values = articles_of(self.site, "a.")
@@ -407,11 +413,18 @@ class Filters:
         if self.author:
             where.append(author_filter("a"))
             params.append(name_key(self.author))
+        if self.tag:
+            where.append("a.id IN (SELECT t2.article FROM article_tags t2 JOIN tags t ON t.id = t2.tag"
+                         " WHERE t.name = ?)")
+            params.append(" ".join(unicodedata.normalize("NFC", self.tag).split()))
+        if self.kind:
+            where.append("a.kind = ?")
+            params.append(self.kind)
         if self.since:
-            where.append("f.rowid >= ?")
+            where.append(f"{key} >= ?")
             params.append(key_floor(self.since))
         if self.until:
-            where.append("f.rowid < ?")
+            where.append(f"{key} < ?")
             params.append(key_floor(self.until))
         return "".join(f" AND {w}" for w in where), params
 
@@ -425,22 +438,82 @@ def _run(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> list[Any]
         raise
 
 
-def search(conn: sqlite3.Connection, text: str, *, limit: int = 20, sort: str = "relevance",
-           filters: Filters = Filters()) -> list[int]:
-    """Article ids, best first (or newest first)."""
-    q = parse_query(text)
-    where, params = filters.sql()
-    # ranking works on index keys; the join to articles is made only when a filter needs it, and
-    # the keys kept are mapped to article ids at the end
-    base = ("FROM search_folded f JOIN articles a ON a.search_key = f.rowid WHERE search_folded MATCH ?" + where
-            if where else "FROM search_folded f WHERE search_folded MATCH ?")
-    if sort == "newest":
-        keys = [r[0] for r in _run(conn, f"SELECT f.rowid {base} ORDER BY f.rowid DESC LIMIT ?",
-                                   [q.folded, *params, limit])]
-        return _ids(conn, keys)
+COUNT_CAP = 10_000  # results counted up to this many ("more than 10,000"): counting costs a walk of them all
+FACET_WINDOW = RELEVANCE_WINDOW  # facets count the newest this many results
+
+
+@dataclass(frozen=True)
+class Results:
+    """One page of a search's results, in the search's one order (see :func:`results`)."""
+
+    ids: list[int]  # article ids of this page
+    keys: list[int]  # their index keys
+    total: int  # results in all, counted up to COUNT_CAP (total_exact False past it)
+    total_exact: bool
+    next_before: int | None  # the keyset cursor of the next page, where the order there is newest first
+
+
+def _base(q: Query | None, filters: Filters) -> tuple[str, list[Any], str]:
+    """FROM … WHERE … of a search's results, its parameters, and the index-key expression."""
+    if q is None:  # no words: every article (search_key NULL only in an archive from before search)
+        where, params = filters.sql("a.search_key")
+        return f"FROM articles a WHERE a.search_key IS NOT NULL{where}", params, "a.search_key"
+    where, params = filters.sql("f.rowid")
+    # the join to articles is made only when a filter needs it; keys are mapped to ids at the end
+    join = " JOIN articles a ON a.search_key = f.rowid" if filters.needs_articles() else ""
+    return f"FROM search_folded f{join} WHERE search_folded MATCH ?{where}", [q.folded, *params], "f.rowid"
+
+
+def results(conn: sqlite3.Connection, text: str, *, sort: str = "relevance", filters: Filters = Filters(),
+            offset: int = 0, limit: int = 20, before: int | None = None, count: bool = True) -> Results:
+    """A page of results of ``text`` (empty: every article, newest first), in one order that
+    covers every result: newest first (``sort="newest"``), or by relevance — bm25 (exact-accent
+    matches first) when there are at most RELEVANCE_WINDOW matches; past that, the newest
+    RELEVANCE_WINDOW ranked by the column the words are in, then every other match newest first.
+    ``before`` (an index key, :attr:`Results.next_before`) continues the newest-first part after
+    that key at the cost of one page, however deep; ``offset`` costs a walk of the rows it skips.
+    :class:`QueryError` for a query that cannot be understood."""
+    q = parse_query(text) if text.strip() else None
+    base, params, key = _base(q, filters)
+    newest = q is None or sort == "newest" or before is not None
+    total: int | None = None
+    if newest:
+        if before is not None:
+            keys = [r[0] for r in _run(conn, f"SELECT {key} {base} AND {key} < ? ORDER BY {key} DESC LIMIT ?",
+                                       [*params, before, limit])]
+        else:
+            keys = [r[0] for r in _run(conn, f"SELECT {key} {base} ORDER BY {key} DESC LIMIT ? OFFSET ?",
+                                       [*params, limit, offset])]
+        cursor = keys[-1] if len(keys) == limit else None
+    else:
+        assert q is not None
+        ranked, low = _ranked(conn, q, base, params, key, offset + limit, limit)
+        keys = ranked[offset:offset + limit]
+        cursor = None
+        if low is None:  # every match was ranked
+            total = len(ranked)
+        elif offset + limit >= RELEVANCE_WINDOW:  # the page reaches the newest-first tail below the window
+            tail_offset = max(0, offset - RELEVANCE_WINDOW)
+            tail = [r[0] for r in _run(conn, f"SELECT {key} {base} AND {key} < ? ORDER BY {key} DESC LIMIT ? OFFSET ?",
+                                       [*params, low, limit - len(keys), tail_offset])]
+            keys += tail
+            if len(keys) == limit:
+                cursor = keys[-1] if tail else low
+    if total is None and count:
+        total = _run(conn, f"SELECT count(*) FROM (SELECT 1 {base} LIMIT ?)", [*params, COUNT_CAP + 1])[0][0]
+    total = total if total is not None else -1
+    return Results(_ids(conn, keys), keys, min(total, COUNT_CAP), 0 <= total <= COUNT_CAP, cursor)
+
+
+def _ranked(conn: sqlite3.Connection, q: Query, base: str, params: list[Any], key: str, need: int,
+            limit: int) -> tuple[list[int], int | None]:
+    """The relevance order's first ``need`` keys (at least): every match ranked, or the newest
+    RELEVANCE_WINDOW ranked; and the window's lowest key when the window was full (None: every
+    match is in the list)."""
     # the newest RELEVANCE_WINDOW matches, in one walk down the index
-    window = [r[0] for r in _run(conn, f"SELECT f.rowid {base} ORDER BY f.rowid DESC LIMIT ?",
-                                 [q.folded, *params, RELEVANCE_WINDOW])]
+    window = [r[0] for r in _run(conn, f"SELECT {key} {base} ORDER BY {key} DESC LIMIT ?",
+                                 [*params, RELEVANCE_WINDOW])]
+    low = None
     if len(window) == RELEVANCE_WINDOW:
         # More matches than that: bm25 would walk every matching row of the whole archive for its
         # term statistics (seconds on a million articles), so the window is ranked by where the
@@ -449,16 +522,50 @@ def search(conn: sqlite3.Connection, text: str, *, limit: int = 20, sort: str = 
         low = window[-1]
         tiers: dict[int, float] = {}
         for tier, column in enumerate(("captions", "sapo", "title")):  # later tiers overwrite earlier
-            for (key,) in _run(conn, "SELECT rowid FROM search_folded WHERE search_folded MATCH ? AND rowid >= ?",
-                               [f"{column} : ({q.folded})", low]):
-                tiers[key] = -(tier + 1.0)
-        scored = [(key, tiers.get(key, 0.0)) for key in window]
+            for (k,) in _run(conn, "SELECT rowid FROM search_folded WHERE search_folded MATCH ? AND rowid >= ?",
+                             [f"{column} : ({q.folded})", low]):
+                tiers[k] = -(tier + 1.0)
+        scored = [(k, tiers.get(k, 0.0)) for k in window]
     else:
         weights = ", ".join(str(w) for w in WEIGHTS)
-        scored = _run(conn, f"SELECT f.rowid, bm25(search_folded, {weights}) {base}", [q.folded, *params])
+        scored = _run(conn, f"SELECT {key}, bm25(search_folded, {weights}) {base}", params)
     scored.sort(key=lambda r: (r[1], -r[0]))
     ranked = [r[0] for r in scored]
-    return _ids(conn, ranked[:limit] if q.exact is None else _exact_first(conn, q.exact, ranked, limit))
+    if q.exact is not None:
+        ranked = _exact_first(conn, q.exact, ranked, need, max(EXACT_WINDOW, limit))
+    return ranked, low
+
+
+def search(conn: sqlite3.Connection, text: str, *, limit: int = 20, sort: str = "relevance",
+           filters: Filters = Filters()) -> list[int]:
+    """Article ids, best first (or newest first): the first page of :func:`results`."""
+    parse_query(text)  # no words is an error here (the reading room's empty query lists the newest)
+    return results(conn, text, sort=sort, filters=filters, limit=limit, count=False).ids
+
+
+@dataclass(frozen=True)
+class Facets:
+    counts: dict[str, list[tuple[str, int]]]  # site, section, kind: (value, results), most first
+    scanned: int  # results counted: every one when complete
+    complete: bool
+
+
+def facets(conn: sqlite3.Connection, text: str, filters: Filters = Filters(), window: int = FACET_WINDOW) -> Facets:
+    """Results per site, section and kind, over the newest ``window`` results (all when fewer)."""
+    q = parse_query(text) if text.strip() else None
+    base, params, key = _base(q, filters)
+    rows = _run(conn, f"SELECT h.site, s.name, h.kind, count(*) FROM (SELECT {key} AS k {base} ORDER BY {key} DESC"
+                f" LIMIT ?) w JOIN articles h ON h.search_key = w.k LEFT JOIN sections s ON s.id = h.section_id"
+                " GROUP BY 1, 2, 3", [*params, window])
+    counts: dict[str, dict[str, int]] = {"site": {}, "section": {}, "kind": {}}
+    scanned = 0
+    for site, section, kind, n in rows:
+        scanned += n
+        for facet, value in (("site", site), ("section", section), ("kind", kind)):
+            if value:
+                counts[facet][value] = counts[facet].get(value, 0) + n
+    ordered = {f: sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) for f, c in counts.items()}
+    return Facets(ordered, scanned, scanned < window)
 
 
 def _ids(conn: sqlite3.Connection, keys: list[int]) -> list[int]:
@@ -470,15 +577,15 @@ def _ids(conn: sqlite3.Connection, keys: list[int]) -> list[int]:
     return [found[k] for k in keys if k in found]
 
 
-def _exact_first(conn: sqlite3.Connection, exact: TextMatch, ranked: list[int], limit: int) -> list[int]:
-    """The ranked keys with those that match the query as typed first. The text is read best first,
-    a chunk at a time, until ``limit`` exact matches are found or ``EXACT_WINDOW`` candidates are
-    read (reading every body of a common folded word costs more than the 50 ms a search may take;
-    a match ranked below the window keeps its place)."""
+def _exact_first(conn: sqlite3.Connection, exact: TextMatch, ranked: list[int], need: int, window: int) -> list[int]:
+    """The ranked keys with those that match the query as typed first (every key; only the first
+    ``need`` are sure to be in that order: the rest may hold exact matches not read). The text is
+    read best first, a chunk at a time, until ``need`` exact matches are found or ``window``
+    candidates are read (reading every body of a common folded word costs more than the 50 ms a
+    search may take; a match ranked below the window keeps its place)."""
     hits: list[int] = []
     others: list[int] = []
-    chunk = max(limit, 50)
-    window = max(EXACT_WINDOW, limit)
+    chunk = max(min(need, window), 50)
     for start in range(0, min(len(ranked), window), chunk):
         keys = ranked[start:min(start + chunk, window)]
         marks = ", ".join("?" for _ in keys)
@@ -488,9 +595,10 @@ def _exact_first(conn: sqlite3.Connection, exact: TextMatch, ranked: list[int], 
             f" FROM articles a WHERE a.search_key IN ({marks})", keys).fetchall())
         for key in keys:
             (hits if exact(texts.get(key, "")) else others).append(key)
-            if len(hits) == limit:
-                return hits
-    return (hits + others + ranked[window:])[:limit]
+            if len(hits) == need:
+                found = set(hits)
+                return hits + [k for k in ranked if k not in found]
+    return hits + others + ranked[len(hits) + len(others):]
 
 
 def snippet(text: str, terms: Iterable[str], width: int = 180,
