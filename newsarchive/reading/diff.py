@@ -30,13 +30,16 @@ TOTAL_CELLS = 2_500_000  # of all the word comparisons of one diff (~0.4 s in th
 MAX_UNITS = 5_000  # paragraphs or list items compared as units, per side (past it: coarse)
 CONTEXT = 1  # unchanged paragraphs shown around a change
 
-LABELS = {
-    "url": "URL", "site": "Site", "article_id": "CMS id", "kind": "Kind", "title": "Title", "sapo": "Sapo",
-    "dateline": "Dateline", "authors": "Authors", "published_at": "Published", "modified_at": "Modified",
-    "section": "Section", "breadcrumb": "Breadcrumb", "tags": "Tags", "body_text": "Body", "images": "Images",
-    "source": "Source", "language": "Language", "extractor": "Extractor", "extractor_version": "Extractor version",
-    "fetched_at": "Fetched (UTC)",
+LABELS = {  # the reading room speaks Vietnamese
+    "url": "Địa chỉ (URL)", "site": "Trang báo", "article_id": "Mã bài (CMS)", "kind": "Loại bài",
+    "title": "Tiêu đề", "sapo": "Sapo", "dateline": "Dateline", "authors": "Tác giả",
+    "published_at": "Thời gian đăng", "modified_at": "Thời gian cập nhật", "section": "Chuyên mục",
+    "breadcrumb": "Cây chuyên mục", "tags": "Thẻ", "body_text": "Nội dung", "images": "Ảnh và chú thích",
+    "source": "Nguồn", "language": "Ngôn ngữ", "extractor": "Bộ trích xuất",
+    "extractor_version": "Phiên bản bộ trích xuất", "fetched_at": "Thời điểm lưu (UTC)",
 }
+COARSE_NOTE = ("quá dài để so sánh từng từ: phần thay đổi được hiển thị nguyên khối, bản cũ bị xoá rồi bản mới"
+               " được thêm")
 
 
 @dataclass(frozen=True)
@@ -135,25 +138,32 @@ def _common_ends(a: Sequence[Any], b: Sequence[Any]) -> tuple[int, int]:
     return pre, suf
 
 
+def _key(token: str) -> str:
+    """What a token is compared by: the word without the space after it ("một" at the end of a
+    title is the same word as "một " before an addition)."""
+    return token.rstrip() or token
+
+
 def word_diff(a: str | None, b: str | None, budget: _Budget | None = None) -> list[Seg]:
     """Word-level difference of two texts (NFC), as segments; coarse (the differing middle removed
     and inserted whole) past the budget."""
     budget = budget or _Budget(TOTAL_CELLS)
     ta, tb = tokens(a or ""), tokens(b or "")
-    pre, suf = _common_ends(ta, tb)
+    ka, kb = [_key(t) for t in ta], [_key(t) for t in tb]
+    pre, suf = _common_ends(ka, kb)
     mid_a, mid_b = ta[pre:len(ta) - suf], tb[pre:len(tb) - suf]
-    segs = [Seg("same", "".join(ta[:pre]))]
+    segs = [Seg("same", "".join(tb[:pre]))]  # the same words, spaced as in the newer text
     if mid_a and mid_b and budget.take(len(mid_a) * len(mid_b)):
-        matcher = difflib.SequenceMatcher(None, mid_a, mid_b, autojunk=False)
+        matcher = difflib.SequenceMatcher(None, ka[pre:len(ka) - suf], kb[pre:len(kb) - suf], autojunk=False)
         for op, i1, i2, j1, j2 in matcher.get_opcodes():
             if op == "equal":
-                segs.append(Seg("same", "".join(mid_a[i1:i2])))
+                segs.append(Seg("same", "".join(mid_b[j1:j2])))
             else:
                 segs.append(Seg("del", "".join(mid_a[i1:i2])))
                 segs.append(Seg("ins", "".join(mid_b[j1:j2])))
     else:
         segs += [Seg("del", "".join(mid_a)), Seg("ins", "".join(mid_b))]
-    segs.append(Seg("same", "".join(ta[len(ta) - suf:])))
+    segs.append(Seg("same", "".join(tb[len(tb) - suf:])))
     return _merge(segs)
 
 
@@ -249,6 +259,9 @@ def list_diff(a: Sequence[str] | None, b: Sequence[str] | None) -> list[Block]:
     return out
 
 
+NO_CAPTION = "(không có chú thích)"
+
+
 def _image_line(image: Any) -> tuple[str, str]:
     if not isinstance(image, dict):
         return str(image), ""
@@ -263,12 +276,12 @@ def images_diff(a: Sequence[Any] | None, b: Sequence[Any] | None, budget: _Budge
     out: list[Block] = []
 
     def whole(op: str, item: tuple[str, str]) -> Block:
-        return Block([Seg(op, item[1] or "(no caption)")], src=item[0])
+        return Block([Seg(op, item[1] or NO_CAPTION)], src=item[0])
 
     for op, i1, i2, j1, j2 in ops:
         if op == "equal":
             for x, y in zip(ia[i1:i2], ib[j1:j2], strict=True):
-                caption = word_diff(x[1], y[1], budget) if x[1] != y[1] else [Seg("same", x[1] or "(no caption)")]
+                caption = word_diff(x[1], y[1], budget) if x[1] != y[1] else [Seg("same", x[1] or NO_CAPTION)]
                 out.append(Block(caption, src=y[0]))
             continue
         out.extend(whole("del", x) for x in ia[i1:i2])
@@ -302,10 +315,15 @@ def record_diff(a: dict[str, Any], b: dict[str, Any], *, cells: int = TOTAL_CELL
             blocks, kind = list_diff(before, after), "list"
         else:
             text_a, text_b = _scalar(before), _scalar(after)
-            blocks = [Block(word_diff(text_a, text_b, budget) if changed else [Seg("same", text_a)])]
+            if not changed:
+                segs = [Seg("same", text_a)]
+            elif name.endswith("_at"):  # a time is one value: shown whole, the old then the new
+                segs = _merge([Seg("del", text_a), Seg("ins", text_b)])
+            else:
+                segs = word_diff(text_a, text_b, budget)
+            blocks = [Block(segs)]
             kind = "text"
-        note = ("too long to compare word by word here: the changed part is shown whole, removed then inserted"
-                if budget.coarse else None)
+        note = COARSE_NOTE if budget.coarse else None
         budget.coarse = coarse_before or budget.coarse
         out.append(FieldDiff(name, LABELS.get(name, name), changed, blocks, kind, note))
     return out

@@ -1,0 +1,134 @@
+"""An article's versions (``/article/<id>/history``) and the word-level difference between any two
+of them (``/article/<id>/diff?a=<rev>&b=<rev>``), over every field of the record.
+
+Reads by ``(article, revision)``, the unique key of ``revisions``: a few rows whatever the archive's
+size. The comparison itself (reading/diff.py) is bounded, and runs off the database's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+from typing import Any
+
+from ..record import FIELDS
+from . import database, page
+from .article import ID, _utc, article_id, not_found
+from .diff import LABELS, record_diff
+
+REASONS = {  # revisions.reason, as a reader says it
+    "first": "Lần đầu lưu",
+    "edit": "Trang báo sửa bài",
+    "reextract": "Trích xuất lại (bộ trích xuất mới)",
+}
+MAX_SUMMARIES = 50  # versions whose changed fields the history lists (each needs its record)
+_REV = re.compile(r"[0-9]{1,9}")
+
+
+def _title(conn: sqlite3.Connection, article: int) -> str | None:
+    row = conn.execute("SELECT title FROM articles WHERE id = ?", (article,)).fetchone()
+    return row[0] if row else None
+
+
+def versions(conn: sqlite3.Connection, article: int) -> list[dict[str, Any]]:
+    """Every version, oldest first: number, reason, archive time, title, whether its page is kept,
+    and (for up to MAX_SUMMARIES versions) which fields changed from the version before."""
+    rows = conn.execute(
+        "SELECT revision, reason, fetched_at, json_extract(record, '$.title'), page IS NOT NULL, content_hash"
+        " FROM revisions WHERE article = ? ORDER BY revision", (article,)).fetchall()
+    out = [{"revision": r[0], "reason": r[1], "reason_text": REASONS.get(r[1], r[1]), "fetched_at": r[2],
+            "fetched_utc": _utc(r[2]), "title": r[3], "has_page": bool(r[4]), "changed": None} for r in rows]
+    if 1 < len(out) <= MAX_SUMMARIES:
+        records = {n: json.loads(rec) for n, rec in conn.execute(
+            "SELECT revision, record FROM revisions WHERE article = ? ORDER BY revision", (article,))}
+        for before, after in zip(out, out[1:], strict=False):
+            a, b = records.get(before["revision"], {}), records.get(after["revision"], {})
+            after["changed"] = [LABELS[f] for f in FIELDS if f != "fetched_at" and a.get(f) != b.get(f)]
+    return out
+
+
+async def history_page(request: Any, datasette: Any) -> Any:
+    article = article_id(request)
+    if article is None:
+        return not_found(datasette, request.url_vars.get("id", ""))
+
+    def run(conn: sqlite3.Connection) -> tuple[str | None, list[dict[str, Any]]]:
+        title = _title(conn, article)
+        return title, versions(conn, article) if title is not None else []
+
+    title, revs = await database(datasette).execute_fn(run)
+    if title is None:
+        return not_found(datasette, str(article))
+    b = revs[-1]["revision"] if revs else None
+    a = revs[-2]["revision"] if len(revs) > 1 else None
+    return page(datasette, "history.html", {"id": article, "title": title, "versions": revs, "a": a, "b": b})
+
+
+def _rev(value: str | None) -> int | None:
+    """A version number from the query string (None when absent); ValueError when not one."""
+    if value is None or not value.strip():
+        return None
+    if not _REV.fullmatch(value.strip()):
+        raise ValueError(value)
+    return int(value)
+
+
+async def diff_page(request: Any, datasette: Any) -> Any:
+    """Two versions compared, the older first whichever order they are given in. Without ``a``:
+    the version before ``b``; without ``b``: the current one."""
+    article = article_id(request)
+    if article is None:
+        return not_found(datasette, request.url_vars.get("id", ""))
+    try:
+        a, b = _rev(request.args.get("a")), _rev(request.args.get("b"))
+    except ValueError:
+        a = b = None
+        bad = True
+    else:
+        bad = False
+
+    def run(conn: sqlite3.Connection) -> tuple[str | None, list[int], dict[int, dict[str, Any]]]:
+        title = _title(conn, article)
+        if title is None or bad:
+            return title, [], {}
+        numbers = [r[0] for r in conn.execute(
+            "SELECT revision FROM revisions WHERE article = ? ORDER BY revision", (article,))]
+        new = b if b is not None else (numbers[-1] if numbers else -1)
+        old = a if a is not None else max((n for n in numbers if n < new), default=-1)
+        chosen = {}
+        for n, reason, fetched, rec in conn.execute(
+                "SELECT revision, reason, fetched_at, record FROM revisions WHERE article = ? AND revision IN (?, ?)",
+                (article, old, new)):
+            chosen[n] = {"revision": n, "reason": reason, "reason_text": REASONS.get(reason, reason),
+                         "fetched_at": fetched, "fetched_utc": _utc(fetched), "record": json.loads(rec)}
+        return title, numbers, chosen
+
+    title, numbers, chosen = await database(datasette).execute_fn(run)
+    if title is None:
+        return not_found(datasette, str(article))
+    context: dict[str, Any] = {"id": article, "title": title, "numbers": numbers}
+    if bad:
+        return page(datasette, "diff.html", {**context, "error": "a và b là số thứ tự phiên bản (1, 2, …)."},
+                    status=400)
+    if len(numbers) < 2 and a is None:
+        return page(datasette, "diff.html",
+                    {**context, "error": "Bài viết này chỉ có một phiên bản: không có gì để so sánh."})
+    missing = [n for n in (a, b) if n is not None and n not in chosen]
+    if missing:
+        available = ", ".join(str(n) for n in numbers)
+        return page(datasette, "diff.html", {**context, "error": f"Không có phiên bản {', '.join(map(str, missing))}"
+                    f" (bài viết này có các phiên bản {available})."}, status=404)
+    ordered = sorted(chosen.values(), key=lambda v: v["revision"])
+    old, new = ordered[0], ordered[-1]  # one version asked for twice: compared with itself
+    fields = await asyncio.to_thread(record_diff, old["record"], new["record"])
+    return page(datasette, "diff.html", {**context, "old": old, "new": new, "fields": fields,
+                                         "changed": [f for f in fields if f.changed],
+                                         "unchanged": [f for f in fields if not f.changed]})
+
+
+ROUTES = [
+    (rf"^/article/{ID}/history$", history_page),
+    (rf"^/article/{ID}/diff$", diff_page),
+]
