@@ -867,6 +867,9 @@ def serve(db_path: Path | None, host: str, port: int) -> None:
 
     db = archive_path(db_path)
     check_archive(db, readonly=True)  # a damaged file: one line now, not errors on every page
+    if not ui.is_local(host):
+        click.echo(f"warning: --host {host} lets anyone who can reach this machine read the archive (no login);"
+                   " the default, 127.0.0.1, serves this machine only", err=True)
     # the socket is bound here, not by uvicorn, which would log its own error and exit 3 (which
     # means robots.txt here): a port in use is one line and exit 1
     sock = listen_socket(host, port)

@@ -1,5 +1,7 @@
-"""The browsable UI: the archive in Datasette (the optional ``ui`` extra), searching the way
-``newsarchive search`` does (diacritics folded), with facets and canned queries.
+"""The browsable UI: the archive in Datasette (the optional ``ui`` extra): the reading room
+(``newsarchive.reading``, at ``/``) and Datasette's own pages under ``/<archive name>``, searching the
+way ``newsarchive search`` does (diacritics folded), with facets and canned queries. Read-only: the
+archive is opened ``mode=ro`` (immutable when no one can be writing it, see :func:`_unwritable`).
 
 The canned **search** query goes through the command line's query parser, folded index and
 ranking. Datasette's own table search (``?_search=`` on ``articles`` and ``article_view``) uses
@@ -92,11 +94,24 @@ def make_datasette(db: Path) -> Any:
         pm.register(datasette_plugin, name="newsarchive")
     # the plugin's prepare_connection bounds every value a query makes (queries.VALUE_LIMIT); with
     # the time limit and Datasette's row limit, no query can build a response of gigabytes
+    # allow_download off: the whole archive file (gigabytes) is not one click away on a served page
     settings = {"truncate_cells_html": 0, "default_page_size": 50, "sql_time_limit_ms": 3000,
-                "max_returned_rows": 1000}
+                "max_returned_rows": 1000, "allow_download": False}
     if _unwritable(db):
         return Datasette(immutables=[str(db)], metadata=metadata(db.stem), settings=settings)
     return Datasette([str(db)], metadata=metadata(db.stem), settings=settings)
+
+
+def is_local(host: str) -> bool:
+    """Whether a listening address serves this machine only (a loopback address or localhost)."""
+    import ipaddress
+
+    if host.strip().lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _unwritable(db: Path) -> bool:
