@@ -1,0 +1,295 @@
+"""The reading room tested as a person uses it: Debian's headless Chromium (driven by Selenium through
+Debian's chromedriver) on ``newsarchive serve`` over a real archive (the demo site and its media
+crawled, one article edited and re-checked). Search typed without diacritics, an article with its
+images from the archive, its history, a diff, the as-archived view; the keyboard; a phone's width.
+Throughout, the browser's own network log and the server's access log show that nothing was asked
+of any other origin.
+
+Skipped with a message where Chromium or chromedriver is absent; under CI (``CI=true``) their absence
+fails (``.ci/run`` installs them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import browser_harness as h
+import pytest
+
+PHONE = (360, 740)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+class Room:
+    """The server, the browser, and what the browser has asked for so far."""
+
+    def __init__(self, server: h.Server, driver: Any, article: int, facts: dict[str, Any], db: Path) -> None:
+        self.server, self.driver, self.article, self.facts, self.db = server, driver, article, facts, db
+        self.events: list[dict[str, Any]] = []
+
+    # -- navigation ----------------------------------------------------------------------------
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.server.url(path))
+        self.settle()
+
+    def settle(self, old_url: str | None = None) -> None:
+        """Wait for a navigation (away from ``old_url``, when given) to finish loading."""
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        wait = WebDriverWait(self.driver, 20)
+        if old_url is not None:
+            wait.until(lambda d: d.current_url != old_url)
+        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def follow(self, css: str) -> None:
+        """Click the first link matching ``css``, as a person would, and wait for the page."""
+        from selenium.webdriver.common.by import By
+
+        link = self.driver.find_element(By.CSS_SELECTOR, css)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
+        old = self.driver.current_url
+        link.click()
+        self.settle(old)
+
+    def path(self) -> str:
+        parts = urlsplit(self.driver.current_url)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def texts(self, css: str) -> list[str]:
+        from selenium.webdriver.common.by import By
+
+        return [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css)]
+
+    # -- the browser's network log -------------------------------------------------------------
+
+    def drain(self) -> list[dict[str, Any]]:
+        """DevTools Network events since the last call (added to ``events``)."""
+        new = [json.loads(entry["message"])["message"] for entry in self.driver.get_log("performance")]
+        new = [m for m in new if m.get("method", "").startswith("Network.")]
+        self.events.extend(new)
+        return new
+
+    def requested(self, events: list[dict[str, Any]] | None = None) -> list[str]:
+        """URLs the browser asked for (Network.requestWillBeSent) in ``events`` (default: all so far)."""
+        if events is None:
+            self.drain()
+            events = self.events
+        return [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
+
+    def outside(self) -> list[str]:
+        """Every network URL the browser tried that is not the server's. A load the browser itself
+        refused (the page's Content-Security-Policy) never left it and is not counted."""
+        self.drain()
+        blocked = {e["params"]["requestId"] for e in self.events
+                   if e["method"] == "Network.loadingFailed" and e["params"].get("blockedReason")}
+        origin = urlsplit(self.server.base)
+        out = []
+        for e in self.events:
+            if e["method"] != "Network.requestWillBeSent" or e["params"]["requestId"] in blocked:
+                continue
+            url = e["params"]["request"]["url"]
+            parts = urlsplit(url)
+            if parts.scheme in ("data", "blob", "about"):
+                continue  # not a network request
+            if (parts.scheme, parts.netloc) != (origin.scheme, origin.netloc):
+                out.append(url[:200])
+        return out
+
+    def assert_local(self) -> None:
+        assert self.outside() == [], "the browser asked another origin than the archive's server"
+        errors = [a for a in self.server.access() if a[2] >= 500]
+        assert errors == [], f"the server answered with errors: {errors}"
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Room]:
+    why = h.missing_browser()
+    if why:
+        if _in_ci():
+            pytest.fail(f"the browser tests must run in CI: {why}")
+        pytest.skip(f"browser tests skipped: {why}")
+    db = tmp_path_factory.mktemp("reading-room") / "archive.db"
+    facts = h.build_archive(db)
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        (article,) = conn.execute("SELECT id FROM articles WHERE url = ?", (facts["url"],)).fetchone()
+    server = h.Server(db)
+    try:
+        with h.chromium() as driver:
+            driver.get("about:blank")
+            driver.get_log("performance")  # the browser's own start page is none of the archive's business
+            yield Room(server, driver, article, facts, db)
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def desktop(room: Room) -> Iterator[Room]:
+    room.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    room.driver.set_window_size(1280, 900)
+    yield room
+    room.assert_local()
+
+
+def search_by_keyboard(room: Room, query: str) -> None:
+    """From the home page: Tab to the search box (no mouse), type, Enter."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    room.open("/")
+    # nothing focused: the first Tab goes to the page's first stop, as after a page load
+    room.driver.execute_script("document.activeElement && document.activeElement.blur()")
+    for _ in range(30):  # a bound: the box is within the first few stops of the header
+        if room.driver.execute_script("return document.activeElement && document.activeElement.name") == "q":
+            break
+        ActionChains(room.driver).send_keys(Keys.TAB).perform()
+    else:
+        pytest.fail("the search box cannot be reached with the Tab key")
+    box = room.driver.switch_to.active_element
+    # the focus is visible: an outline or a shadow where the box has focus
+    style = room.driver.execute_script(
+        "const s = getComputedStyle(arguments[0]);"
+        "return [arguments[0].matches(':focus-visible'), s.outlineStyle, s.outlineWidth, s.boxShadow]", box)
+    assert style[0] and ((style[1] != "none" and style[2] != "0px") or style[3] != "none"), style
+    box.clear()
+    old = room.driver.current_url
+    ActionChains(room.driver).send_keys(query).send_keys(Keys.ENTER).perform()
+    room.settle(old)
+
+
+def test_a_search_typed_without_diacritics_finds_the_article_by_keyboard(desktop: Room) -> None:
+    room = desktop
+    search_by_keyboard(room, h.EDIT_QUERY)
+    url = urlsplit(room.driver.current_url)
+    assert url.path == "/" and parse_qs(url.query)["q"] == [h.EDIT_QUERY]  # the URL carries the query
+    # "khanh hoa" finds "Khánh Hòa": the edited article, and no other has those words
+    titles = room.texts(f'a[href="/article/{room.article}"]')
+    assert h.EDIT_WORD in " ".join(titles), room.driver.page_source[:3000]
+    assert ("GET", f"/?q={h.EDIT_QUERY.replace(' ', '+')}", 200) in room.server.access()
+    # a search of a word of every article has more results, each a link to its article page
+    room.open("/?q=tin")
+    assert len(room.texts('a[href^="/article/"]')) >= 10
+
+
+def images_loaded(room: Room) -> list[dict[str, Any]]:
+    """Every image of the page, scrolled into view (lazy ones load) and waited for."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    room.driver.execute_script(
+        "for (const img of document.images) { img.loading = 'eager'; img.scrollIntoView(); }")
+    WebDriverWait(room.driver, 20).until(
+        lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete)"))
+    return room.driver.execute_script(
+        "return Array.from(document.images).map(i => ({src: i.currentSrc || i.src, w: i.naturalWidth,"
+        " alt: i.alt, caption: (i.closest('figure') || {}).textContent || ''}))")
+
+
+@pytest.mark.xfail(strict=True, reason="the media route (/media/<sha256>) is not there yet (helper R2):"
+                   " the article's images do not load")
+def test_a_person_reads_an_article_its_history_a_diff_and_the_page_as_archived(desktop: Room) -> None:
+    room = desktop
+    aid = room.article
+    # search as typed on a keyboard without Vietnamese input, and open the result
+    room.open(f"/?q={h.EDIT_QUERY.replace(' ', '+')}")
+    room.follow(f'a[href="/article/{aid}"]')
+    assert room.path() == f"/article/{aid}"
+    assert room.driver.find_element("css selector", "h1").text == room.facts["title_after"]
+    assert "Cập nhật: đoàn công tác đã đến Khánh Hòa" in room.driver.page_source
+
+    # its images load, from the archive's media route
+    images = [i for i in images_loaded(room) if "/media/" in i["src"]]
+    assert len(images) >= 3, images  # the lead image, a shared photo, the image the edit added
+    origin = room.server.base
+    for image in images:
+        assert image["src"].startswith(origin + "/media/") and image["w"] > 0, image
+    assert any("Ảnh cập nhật tại Khánh Hòa" in i["caption"] for i in images), images
+    media = [p for m, p, s in room.server.access() if p.startswith("/media/") and s == 200]
+    assert len(set(media)) >= 3, room.server.access()
+
+    # history: two versions (first seen, then the publisher's edit)
+    room.follow(f'a[href="/article/{aid}/history"]')
+    assert room.path() == f"/article/{aid}/history"
+    page = room.driver.find_element("css selector", "main").text
+    assert room.facts["title_before"] in page or "2" in page
+    # a diff between them, word by word: the added words are marked as inserted
+    room.follow(f'a[href^="/article/{aid}/diff?"]')
+    assert room.path().startswith(f"/article/{aid}/diff?")
+    inserted = " ".join(room.texts("ins"))
+    assert "Khánh" in inserted and "Hòa" in inserted, room.driver.find_element("css selector", "main").text[:2000]
+    deleted = " ".join(room.texts("del"))
+    assert "tiếp tục" in deleted, deleted  # the edit replaced "tiếp tục là" with "vẫn là"
+
+    # the page as archived: shown inert, in a sandboxed frame from the archive
+    room.open(f"/article/{aid}")
+    before = len(room.server.access())
+    room.drain()
+    room.follow(f'a[href="/article/{aid}/archived"]')
+    frame = room.driver.find_element("css selector", "iframe")
+    assert frame.get_attribute("sandbox") is not None
+    assert "allow-scripts" not in (frame.get_attribute("sandbox") or "")
+    assert urlsplit(frame.get_attribute("src")).path == f"/article/{aid}/archived/page"
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(room.driver, 20).until(
+        lambda d: any(p == f"/article/{aid}/archived/page" for _, p, _ in room.server.access()[before:]))
+    # every request of the view went to the server, and the server heard nothing but the archive's pages
+    asked = [p for _, p, _ in room.server.access()[before:]]
+    assert all(p.startswith((f"/article/{aid}/archived", "/media/", "/-/newsarchive/static/", "/favicon"))
+               for p in asked), asked
+
+
+def test_the_page_as_archived_is_inert_and_asks_nothing_outside(desktop: Room) -> None:
+    room = desktop
+    aid = room.article
+    # the raw page had a stylesheet on a CDN name, images on the media host and links to its site:
+    # opened on its own, the sanitized page asks for none of it
+    raw = urllib.request.urlopen(room.server.url(f"/article/{aid}/archived/page"), timeout=20)
+    csp = raw.headers.get("Content-Security-Policy", "")
+    assert "default-src" in csp and "http" not in csp.replace(room.server.base, ""), csp
+    room.drain()
+    room.open(f"/article/{aid}/archived/page")
+    found = room.driver.execute_script(
+        "return {scripts: document.scripts.length, frames: document.querySelectorAll('iframe,frame,object,embed').length,"
+        " forms: document.forms.length,"
+        " handlers: Array.from(document.querySelectorAll('*')).filter(e => Array.from(e.attributes).some("
+        "   a => a.name.startsWith('on'))).length,"
+        " text: document.body ? document.body.innerText : ''}")
+    assert (found["scripts"], found["frames"], found["forms"], found["handlers"]) == (0, 0, 0, 0), found
+    assert "Khánh Hòa" in found["text"]  # it is the stored page, the edited version
+    assert room.outside() == []
+
+
+def test_phone_width_has_no_sideways_scroll(room: Room) -> None:
+    """At 360 CSS pixels, the search results and the article fit the screen's width."""
+    h.set_viewport(room.driver, *PHONE)
+    try:
+        for path in (f"/?q={h.EDIT_QUERY.replace(' ', '+')}", "/?q=tin", f"/article/{room.article}"):
+            room.open(path)
+            width, inner = room.driver.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth]")
+            assert inner == PHONE[0]
+            assert width <= inner, f"{path}: {width}px wide in a {inner}px screen"
+    finally:
+        room.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    room.assert_local()
+
+
+def test_the_sites_page_lists_the_archived_site(desktop: Room) -> None:
+    room = desktop
+    room.open("/")
+    room.follow('a[href="/sites"]')
+    assert room.path() == "/sites"
+    assert "127.0.0.1" in room.driver.find_element("css selector", "main").text
+    room.follow('a[href^="/sites/"]')
+    assert room.path().startswith("/sites/")
+    assert "12" in room.driver.find_element("css selector", "main").text  # the demo's 12 articles
