@@ -76,14 +76,20 @@ def parse_request(args: Any, *, size: int = PAGE_SIZE, max_size: int = PAGE_SIZE
     size = min(_int(args.get("size"), "size", size), max_size)
     before = args.get("before")
     cursor = _int(before, "before", 0) if before else None
-    if (pg - 1) * size > MAX_PAGE_OFFSET:
-        raise BadRequest(f"trang {pg} quá sâu: dùng liên kết “Sau” (đi tiếp không giới hạn) hoặc thu hẹp tìm kiếm")
     filters = fts.Filters(
         site=params.get("site"), section=params.get("section"), author=params.get("author"),
         since=f"{since.isoformat()}T00:00:00+07:00" if since else None,
         until=f"{(until + timedelta(days=1)).isoformat()}T00:00:00+07:00" if until else None,
         tag=params.get("tag"), kind=params.get("kind"))
+    if (pg - 1) * size >= max_offset(filters) + size:
+        raise BadRequest(f"trang {pg} quá sâu: dùng liên kết “Sau” (đi tiếp không giới hạn) hoặc thu hẹp tìm kiếm")
     return Request(params, filters, sort, pg, size, cursor)
+
+
+def max_offset(filters: fts.Filters) -> int:
+    """How many results a page number may skip: a filter that reads each article's row costs more
+    per row skipped, and stops sooner (further pages go on by the cursor)."""
+    return fts.RELEVANCE_WINDOW if filters.needs_articles() else MAX_PAGE_OFFSET
 
 
 def _day(value: str | None, name: str) -> date | None:
@@ -108,16 +114,17 @@ def _int(value: Any, name: str, default: int) -> int:
 
 # -- running it ------------------------------------------------------------------------------------
 
-def run_search(conn: sqlite3.Connection, req: Request, media: Any, *, facets: bool = True) -> dict[str, Any]:
+def run_search(conn: sqlite3.Connection, req: Request, media: Any, *, facets: bool = True,
+               count: bool = True) -> dict[str, Any]:
     """The page's data: results (cards), counts, facets, the cursor; in Datasette's thread."""
     offset = 0 if req.before else (req.page - 1) * req.size
     res = fts.results(conn, req.q, sort=req.sort, filters=req.filters, offset=offset, limit=req.size,
-                      before=req.before)
+                      before=req.before, count=count or facets)
     terms = fts.parse_query(req.q).terms if req.q else ()
     out: dict[str, Any] = {"results": cards(conn, res.ids, terms, media), "total": res.total,
                            "total_exact": res.total_exact, "next_before": res.next_before}
-    if facets:
-        out["facets"] = fts.facets(conn, req.q, req.filters)
+    if facets and res.window is not None:
+        out["facets"] = fts.facets_of(conn, res.window)
     return out
 
 
@@ -159,11 +166,11 @@ def _media(datasette: Any) -> MediaStore | None:
     return MediaStore(path, readonly=True) if path.exists() else None
 
 
-async def _execute(datasette: Any, req: Request, *, facets: bool) -> dict[str, Any]:
+async def _execute(datasette: Any, req: Request, *, facets: bool, count: bool = True) -> dict[str, Any]:
     def work(conn: sqlite3.Connection) -> dict[str, Any]:
         media = _media(datasette)
         try:
-            return run_search(conn, req, media, facets=facets)
+            return run_search(conn, req, media, facets=facets, count=count)
         finally:
             if media is not None:
                 media.close()
@@ -202,7 +209,7 @@ def _context(req: Request, data: dict[str, Any]) -> dict[str, Any]:
         pager["prev"] = "/" + query_string(base, page=req.page - 1 if req.page > 2 else None)
     more = n_results == size and (not data["total_exact"] or req.page * size < total or req.before)
     if more:
-        if data["next_before"] is not None and (req.before or req.page * size >= MAX_PAGE_OFFSET):
+        if data["next_before"] is not None and (req.before or req.page * size >= max_offset(req.filters)):
             pager["next"] = "/" + query_string(base, before=data["next_before"])
         elif not req.before:
             pager["next"] = "/" + query_string(base, page=req.page + 1)
@@ -269,7 +276,7 @@ async def _one_page(datasette: Any, req: Request) -> tuple[list[dict[str, Any]],
     nxt = None
     if more and data["next_before"] is not None:
         nxt = "/search.json" + query_string(req.params, size=req.size, before=data["next_before"])
-    elif more and not req.before and req.page * req.size < MAX_PAGE_OFFSET:
+    elif more and not req.before and req.page * req.size < max_offset(req.filters):
         nxt = "/search.json" + query_string(req.params, size=req.size, page=req.page + 1)
     return data["results"], {**data, "next": nxt}
 
@@ -281,7 +288,7 @@ async def _export(datasette: Any, req: Request) -> tuple[list[dict[str, Any]], d
     page_no, before = 1, None
     while len(rows) < EXPORT_MAX:
         step = Request(req.params, req.filters, req.sort, page_no, req.size, before)
-        data = await _execute(datasette, step, facets=False)
+        data = await _execute(datasette, step, facets=False, count=first is None)
         first = first or data
         rows.extend(data["results"])
         if len(data["results"]) < req.size:

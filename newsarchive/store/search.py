@@ -448,9 +448,10 @@ class Results:
 
     ids: list[int]  # article ids of this page
     keys: list[int]  # their index keys
-    total: int  # results in all, counted up to COUNT_CAP (total_exact False past it)
+    total: int  # results in all, counted up to a cap (total_exact False past it; -1: not counted)
     total_exact: bool
     next_before: int | None  # the keyset cursor of the next page, where the order there is newest first
+    window: list[int] | None = None  # the newest RELEVANCE_WINDOW results' keys, when they were read
 
 
 def _base(q: Query | None, filters: Filters) -> tuple[str, list[Any], str]:
@@ -459,8 +460,10 @@ def _base(q: Query | None, filters: Filters) -> tuple[str, list[Any], str]:
         where, params = filters.sql("a.search_key")
         return f"FROM articles a WHERE a.search_key IS NOT NULL{where}", params, "a.search_key"
     where, params = filters.sql("f.rowid")
-    # the join to articles is made only when a filter needs it; keys are mapped to ids at the end
-    join = " JOIN articles a ON a.search_key = f.rowid" if filters.needs_articles() else ""
+    # The join to articles is made only when a filter needs it (keys are mapped to ids at the end);
+    # CROSS JOIN keeps the index walk outside: driven by a site's rows instead, SQLite would probe
+    # the index once per article of the site (seconds on a large site).
+    join = " CROSS JOIN articles a ON a.search_key = f.rowid" if filters.needs_articles() else ""
     return f"FROM search_folded f{join} WHERE search_folded MATCH ?{where}", [q.folded, *params], "f.rowid"
 
 
@@ -472,22 +475,32 @@ def results(conn: sqlite3.Connection, text: str, *, sort: str = "relevance", fil
     RELEVANCE_WINDOW ranked by the column the words are in, then every other match newest first.
     ``before`` (an index key, :attr:`Results.next_before`) continues the newest-first part after
     that key at the cost of one page, however deep; ``offset`` costs a walk of the rows it skips.
+    ``count``: the total too, up to COUNT_CAP (up to RELEVANCE_WINDOW when a filter reads the
+    articles, whose rows cost more to walk), and the newest RELEVANCE_WINDOW keys (for
+    :func:`facets_of`), read once for the ranking, the count, the facets and the first pages.
     :class:`QueryError` for a query that cannot be understood."""
     q = parse_query(text) if text.strip() else None
     base, params, key = _base(q, filters)
     newest = q is None or sort == "newest" or before is not None
+    window = None
+    if count or not newest:
+        window = [r[0] for r in _run(conn, f"SELECT {key} {base} ORDER BY {key} DESC LIMIT ?",
+                                     [*params, RELEVANCE_WINDOW])]
     total: int | None = None
-    if newest:
-        if before is not None:
-            keys = [r[0] for r in _run(conn, f"SELECT {key} {base} AND {key} < ? ORDER BY {key} DESC LIMIT ?",
-                                       [*params, before, limit])]
+    if before is not None:
+        keys = [r[0] for r in _run(conn, f"SELECT {key} {base} AND {key} < ? ORDER BY {key} DESC LIMIT ?",
+                                   [*params, before, limit])]
+        cursor = keys[-1] if len(keys) == limit else None
+    elif newest:
+        if window is not None and (offset + limit <= len(window) or len(window) < RELEVANCE_WINDOW):
+            keys = window[offset:offset + limit]
         else:
             keys = [r[0] for r in _run(conn, f"SELECT {key} {base} ORDER BY {key} DESC LIMIT ? OFFSET ?",
                                        [*params, limit, offset])]
         cursor = keys[-1] if len(keys) == limit else None
     else:
-        assert q is not None
-        ranked, low = _ranked(conn, q, base, params, key, offset + limit, limit)
+        assert q is not None and window is not None
+        ranked, low = _ranked(conn, q, base, params, key, window, offset + limit, limit)
         keys = ranked[offset:offset + limit]
         cursor = None
         if low is None:  # every match was ranked
@@ -499,20 +512,23 @@ def results(conn: sqlite3.Connection, text: str, *, sort: str = "relevance", fil
             keys += tail
             if len(keys) == limit:
                 cursor = keys[-1] if tail else low
-    if total is None and count:
-        total = _run(conn, f"SELECT count(*) FROM (SELECT 1 {base} LIMIT ?)", [*params, COUNT_CAP + 1])[0][0]
+    cap = COUNT_CAP
+    if total is None and window is not None:
+        if len(window) < RELEVANCE_WINDOW:
+            total = len(window)
+        elif filters.needs_articles():
+            total, cap = RELEVANCE_WINDOW + 1, RELEVANCE_WINDOW  # "more than 2,000"
+        else:
+            total = _run(conn, f"SELECT count(*) FROM (SELECT 1 {base} LIMIT ?)", [*params, COUNT_CAP + 1])[0][0]
     total = total if total is not None else -1
-    return Results(_ids(conn, keys), keys, min(total, COUNT_CAP), 0 <= total <= COUNT_CAP, cursor)
+    return Results(_ids(conn, keys), keys, min(total, cap), 0 <= total <= cap, cursor, window)
 
 
-def _ranked(conn: sqlite3.Connection, q: Query, base: str, params: list[Any], key: str, need: int,
-            limit: int) -> tuple[list[int], int | None]:
+def _ranked(conn: sqlite3.Connection, q: Query, base: str, params: list[Any], key: str, window: list[int],
+            need: int, limit: int) -> tuple[list[int], int | None]:
     """The relevance order's first ``need`` keys (at least): every match ranked, or the newest
-    RELEVANCE_WINDOW ranked; and the window's lowest key when the window was full (None: every
-    match is in the list)."""
-    # the newest RELEVANCE_WINDOW matches, in one walk down the index
-    window = [r[0] for r in _run(conn, f"SELECT {key} {base} ORDER BY {key} DESC LIMIT ?",
-                                 [*params, RELEVANCE_WINDOW])]
+    RELEVANCE_WINDOW (``window``, newest first) ranked; and the window's lowest key when the window
+    was full (None: every match is in the list)."""
     low = None
     if len(window) == RELEVANCE_WINDOW:
         # More matches than that: bm25 would walk every matching row of the whole archive for its
@@ -554,18 +570,25 @@ def facets(conn: sqlite3.Connection, text: str, filters: Filters = Filters(), wi
     """Results per site, section and kind, over the newest ``window`` results (all when fewer)."""
     q = parse_query(text) if text.strip() else None
     base, params, key = _base(q, filters)
-    rows = _run(conn, f"SELECT h.site, s.name, h.kind, count(*) FROM (SELECT {key} AS k {base} ORDER BY {key} DESC"
-                f" LIMIT ?) w JOIN articles h ON h.search_key = w.k LEFT JOIN sections s ON s.id = h.section_id"
-                " GROUP BY 1, 2, 3", [*params, window])
+    keys = [r[0] for r in _run(conn, f"SELECT {key} {base} ORDER BY {key} DESC LIMIT ?", [*params, window])]
+    return facets_of(conn, keys, window)
+
+
+def facets_of(conn: sqlite3.Connection, keys: list[int], window: int = FACET_WINDOW) -> Facets:
+    """Results per site, section and kind of the articles of these index keys (a search's newest
+    ``window`` results: :attr:`Results.window`)."""
     counts: dict[str, dict[str, int]] = {"site": {}, "section": {}, "kind": {}}
-    scanned = 0
-    for site, section, kind, n in rows:
-        scanned += n
-        for facet, value in (("site", site), ("section", section), ("kind", kind)):
-            if value:
-                counts[facet][value] = counts[facet].get(value, 0) + n
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for site, section, kind, n in conn.execute(
+                "SELECT a.site, s.name, a.kind, count(*) FROM articles a LEFT JOIN sections s ON s.id = a.section_id"
+                f" WHERE a.search_key IN ({marks}) GROUP BY 1, 2, 3", chunk):
+            for facet, value in (("site", site), ("section", section), ("kind", kind)):
+                if value:
+                    counts[facet][value] = counts[facet].get(value, 0) + n
     ordered = {f: sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) for f, c in counts.items()}
-    return Facets(ordered, scanned, scanned < window)
+    return Facets(ordered, len(keys), len(keys) < window)
 
 
 def _ids(conn: sqlite3.Connection, keys: list[int]) -> list[int]:
