@@ -76,6 +76,9 @@ _CSS_FETCH = re.compile(r"(?:url|image|image-set|-webkit-image-set|cross-fade|-w
                         re.IGNORECASE)
 _CSS_IMPORT = re.compile(r"@import[^;]*;?", re.IGNORECASE)
 _CSS_BAD = re.compile(r"\\|expression|javascript|behavior|binding|@namespace|</", re.IGNORECASE)
+# a link target kept as text: http(s), or relative (javascript:, data: and the like are not kept at all)
+_WEB_LINK = re.compile(r"(?:https?:|/|\.|\?|[^:/?#]*(?:[/?#]|$))", re.IGNORECASE)
+_CONTROLS = re.compile(r"[\x00-\x20\x7f]")
 # placeholders sites put in src while the real address is in data-src (as the extractor reads it)
 _LAZY = ("data-src", "data-original", "data-lazy-src", "data-lazy", "data-srcset-src", "src")
 
@@ -161,7 +164,8 @@ def inert_html(text: str, page_url: str, held: Callable[[Iterable[str]], dict[st
                 target = value.strip()
                 if target.startswith("#"):
                     parts.append(f' href="{_esc(target)}"')
-                else:  # kept to be read, never followed: a click would reach the live site
+                elif _WEB_LINK.match(_CONTROLS.sub("", target)):
+                    # kept to be read, never followed: a click would reach the live site
                     parts.append(f' data-href="{_esc(target)}"')
         if tag in ("img", "audio", "video"):
             url = media_urls.get(el)

@@ -121,9 +121,27 @@ def _merge(segs: list[Seg]) -> list[Seg]:
             j += 1
         dels = "".join(s.text for s in out[i:j] if s.op == "del")
         inss = "".join(s.text for s in out[i:j] if s.op == "ins")
-        merged.extend(s for s in (Seg("del", dels), Seg("ins", inss)) if s.text)
+        # "lớn " → "nhẹ ": the space after both words is not part of the change
+        cut = 0
+        while (cut < min(len(dels), len(inss)) - 1 and dels[-1 - cut] == inss[-1 - cut]
+               and dels[-1 - cut].isspace()):
+            cut += 1
+        space = dels[len(dels) - cut:]
+        merged.extend(s for s in (Seg("del", dels[:len(dels) - cut]), Seg("ins", inss[:len(inss) - cut])) if s.text)
+        if space:
+            merged.append(Seg("same", space))
         i = j
-    return merged
+    return _join_same(merged)
+
+
+def _join_same(segs: list[Seg]) -> list[Seg]:
+    out: list[Seg] = []
+    for s in segs:
+        if out and out[-1].op == s.op == "same":
+            out[-1] = Seg("same", out[-1].text + s.text)
+        else:
+            out.append(s)
+    return out
 
 
 def _common_ends(a: Sequence[Any], b: Sequence[Any]) -> tuple[int, int]:
