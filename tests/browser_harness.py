@@ -147,14 +147,17 @@ class Server:
 
 
 # Chrome's own traffic (updates, safe browsing, metrics, suggestions) is switched off, and every
-# host name resolves to nothing: a page can reach the loopback literals only.
+# host name resolves to nothing: a page can reach the loopback literals only. A sandboxed iframe
+# (the as-archived view) runs in a process of its own by default, whose requests the performance
+# log of the page does not show: IsolateSandboxedIframes off keeps it in the page's process, so
+# the network check sees what the frame asks for (its sandbox and CSP apply all the same).
 CHROME_ARGS = [
     "--headless=new", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-default-apps",
     "--disable-extensions", "--disable-domain-reliability", "--disable-client-side-phishing-detection",
     "--metrics-recording-only", "--no-pings", "--safebrowsing-disable-auto-update", "--password-store=basic",
     "--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,AutofillServerCommunication,"
-    "CertificateTransparencyComponentUpdater",
+    "CertificateTransparencyComponentUpdater,IsolateSandboxedIframes",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
     "--hide-scrollbars", "--force-device-scale-factor=1", "--lang=vi", "--font-render-hinting=none",
 ]
