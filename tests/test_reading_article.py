@@ -196,6 +196,25 @@ def test_page_without_media_file_still_reads(tmp_path: Path) -> None:
     assert "Phố Huế ngập sâu. Ảnh: Đức Anh" in html
 
 
+def test_media_stored_while_serving_shows_at_once(tmp_path: Path) -> None:
+    """The media file is kept open between requests: one that appears, and files stored into it
+    later (a crawl running beside the reading room), show at the next request."""
+    from newsarchive.ui import make_datasette
+
+    path = tmp_path / "archive.db"
+    with Archive(path) as a:
+        article = a.save(first()).id
+    ds = make_datasette(path)
+    assert "/media/" not in get(ds, f"/article/{article}").text
+    with MediaStore(media_path(path)) as m:
+        sha_a, _ = m.store(IMG_A, png(), measure(png(), "image"))
+        assert f"/media/{sha_a}" in get(ds, f"/article/{article}").text  # while a writer holds it open
+        sha_b, _ = m.store(IMG_B, png(4, 4), measure(png(4, 4), "image"))
+    html = get(ds, f"/article/{article}").text
+    assert f"/media/{sha_a}" in html and f"/media/{sha_b}" in html
+    assert get(ds, f"/media/{sha_b}").content == png(4, 4)
+
+
 # -- history and diff --------------------------------------------------------------------------------
 
 def test_history_lists_every_version_with_its_reason(archive: dict[str, Any]) -> None:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import archive_path, database, page
-from .article import ID, _utc, article_id, not_found, open_media
+from .article import ID, _utc, article_id, media_store, not_found
 
 PAGE_CSP = ("default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; font-src 'none';"
             " form-action 'none'; base-uri 'none'; frame-ancestors 'self'; sandbox")
@@ -300,16 +300,12 @@ async def archived_page(request: Any, datasette: Any) -> Any:
     def build() -> str:
         from ..extract.page import decode
 
-        store = open_media(path)
+        store = media_store(path)
 
         def held(urls: Iterable[str]) -> dict[str, str]:
             return {u: h.sha256 for u, h in store.held(urls).items()} if store is not None else {}
 
-        try:
-            return inert_html(decode(stored["body"], stored["headers"]), stored["url"], held)
-        finally:
-            if store is not None:
-                store.close()
+        return inert_html(decode(stored["body"], stored["headers"]), stored["url"], held)
 
     body = await asyncio.to_thread(build)  # a large page takes a moment: off the server's loop
     return Response.html(body, headers=PAGE_HEADERS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -49,19 +50,34 @@ def open_media(path: Path) -> Any:
         return None
 
 
+_threads = threading.local()
+
+
+def media_store(path: Path) -> Any:
+    """:func:`open_media`, kept open for this thread (a new connection reads the schema again at its
+    first query: over a millisecond a page). A read-only WAL connection sees each later commit; a
+    media file that appears (the first crawl with media) is opened anew. Never closed by callers."""
+    from ..media import media_path
+
+    stores: dict[tuple[str, bool], Any] = _threads.__dict__.setdefault("stores", {})
+    file = media_path(path)
+    key = (str(file), file.exists())
+    if key not in stores:
+        store = open_media(path)
+        if store is None:
+            return None
+        if len(stores) > 8:  # archives served by one process: a handful
+            stores.clear()
+        stores[key] = store
+    return stores[key]
+
+
 def record_with_media(conn: sqlite3.Connection, path: Path, article: int) -> dict[str, Any] | None:
     """The current record with what the archive holds of each image: exactly ``show --json``."""
     from ..media import with_media
 
     record = reader(conn, path).record(article)
-    if record is None:
-        return None
-    store = open_media(path)
-    try:
-        return with_media(record, store)
-    finally:
-        if store is not None:
-            store.close()
+    return with_media(record, media_store(path)) if record is not None else None
 
 
 def not_found(datasette: Any, what: str) -> Any:
@@ -162,13 +178,9 @@ async def _load(datasette: Any, article: int, *, meta: bool = True) -> tuple[dic
             return None, {}
         from ..media import with_media
 
-        store = open_media(path)
-        try:
-            record = with_media(record, store)
-            failures = store.failures([i["src"] for i in record["images"] if not i.get("sha256")]) if store else {}
-        finally:
-            if store is not None:
-                store.close()
+        store = media_store(path)
+        record = with_media(record, store)
+        failures = store.failures([i["src"] for i in record["images"] if not i.get("sha256")]) if store else {}
         info: dict[str, Any] = {"failures": failures, "media_readable": store is not None}
         if meta:
             row = conn.execute("SELECT first_seen, last_checked, revision_count FROM articles WHERE id = ?",

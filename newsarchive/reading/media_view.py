@@ -60,7 +60,7 @@ def _missing(status: int, text: str) -> Any:
 async def media(request: Any, datasette: Any) -> Any:
     from datasette.utils.asgi import Response
 
-    from .article import open_media
+    from .article import media_store
 
     sha = request.url_vars.get("sha", "")
     if not _SHA.fullmatch(sha):
@@ -73,13 +73,8 @@ async def media(request: Any, datasette: Any) -> Any:
     path = archive_path(datasette)
 
     def read() -> tuple[bytes, str] | None:
-        store = open_media(path)
-        if store is None:
-            return None
-        try:
-            return store.blob(sha)
-        finally:
-            store.close()
+        store = media_store(path)
+        return store.blob(sha) if store is not None else None
 
     found = await asyncio.to_thread(read)  # a file of its own: the archive's connection is not needed
     if found is None:
