@@ -30,14 +30,33 @@ DEFAULT_DB = Path("data") / "archive.db"
 
 
 def read_only_uri(path: Path) -> str:
-    """A read-only URI that leaves no file behind: a WAL database opened read-only would get
-    -wal and -shm files; with no -wal present nobody is writing, and the file is read as
-    immutable (no locks, no side files)."""
-    wal = path.with_name(path.name + "-wal")
+    """A read-only URI: immutable (no locks, no side files) where no one can be writing, a file or
+    folder this process may not write to and no -wal beside it; else a plain read-only WAL reader,
+    which sees each commit of a crawl that starts while it reads (and may leave SQLite's -wal and
+    -shm files: :func:`connect_reader` does not)."""
     from urllib.parse import quote
 
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    return uri if wal.exists() else uri + "&immutable=1"
+    if path.with_name(path.name + "-wal").exists() or _writable(path):
+        return uri
+    return uri + "&immutable=1"
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK) and os.access(path.resolve().parent, os.W_OK)
+
+
+def connect_reader(path: Path, timeout: float) -> sqlite3.Connection:
+    """A connection that only reads an existing database. Where this process may write the file, an
+    ordinary connection with ``query_only``: it sees each commit of a writer that starts after it
+    opened (an immutable open read stale, then torn pages: "database disk image is malformed" on a
+    sound archive), and, closing last, removes the -wal and -shm files it made. Elsewhere no one
+    (with our rights) can be writing, and :func:`read_only_uri` opens it immutable."""
+    if _writable(path):
+        conn = sqlite3.connect(path, isolation_level=None, timeout=timeout)
+        conn.execute("PRAGMA query_only = ON")
+        return conn
+    return sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None, timeout=timeout)
 
 
 def busy_timeout() -> float:
@@ -123,7 +142,7 @@ class Archive:
             if readonly:
                 if not self.path.exists():
                     raise StorageError(f"no archive at {self.path}")
-                self.conn = sqlite3.connect(read_only_uri(self.path), uri=True, isolation_level=None, timeout=timeout)
+                self.conn = connect_reader(self.path, timeout)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 new = not self.path.exists() or self.path.stat().st_size == 0
@@ -575,4 +594,4 @@ class Archive:
 
 
 __all__ = ["Archive", "ProvenanceError", "RawPage", "SaveResult", "StorageError", "check_provenance",
-           "default_db_path", "read_only_uri"]
+           "connect_reader", "default_db_path", "read_only_uri"]

@@ -116,10 +116,10 @@ def query_rows(path: Path, sql: str, params: Mapping[str, Any] | None = None, *,
     held at once); past ``max_rows`` rows, :class:`SQLError`. Every failure is :class:`SQLError`."""
     if not path.exists():
         raise SQLError(f"no archive at {path}")
-    from . import busy_timeout, read_only_uri
+    from . import busy_timeout, connect_reader
 
     try:
-        conn = sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None, timeout=busy_timeout())
+        conn = connect_reader(path, busy_timeout())
     except (sqlite3.Error, StorageError) as exc:
         raise SQLError(f"cannot open archive {path}: {exc}") from exc
     try:
