@@ -302,7 +302,7 @@ class MediaStore:
     """The media file (``media_path(archive)``). Each stored file is one transaction."""
 
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
-        from .store import StorageError, busy_timeout, read_only_uri
+        from .store import StorageError, busy_timeout, connect_reader
 
         self.path = Path(path)
         try:
@@ -311,8 +311,7 @@ class MediaStore:
                     self.conn = sqlite3.connect(":memory:", isolation_level=None)
                     self.conn.executescript(_SCHEMA)
                 else:
-                    self.conn = sqlite3.connect(read_only_uri(self.path), uri=True, isolation_level=None,
-                                                timeout=busy_timeout())
+                    self.conn = connect_reader(self.path, busy_timeout())
             else:
                 self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout())
                 if self.conn.execute("PRAGMA page_size").fetchone() and not self.conn.execute(
