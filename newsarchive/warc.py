@@ -129,7 +129,8 @@ def read_pages(stream: BinaryIO, media_sink: Any = None) -> Iterator[WarcPage]:
                 kind = ctype.split("/")[0].strip().lower()
                 if media_sink is not None and status == 200 and kind in _MEDIA_MAXSIZE:
                     body = rec.content_stream().read(_MEDIA_MAXSIZE[kind] + 1)
-                    if len(body) <= _MEDIA_MAXSIZE[kind] and not getattr(rec.raw_stream, "limit", 0):
+                    if len(body) <= _MEDIA_MAXSIZE[kind]:  # a larger file is not archived (as a crawl)
+                        _check_whole(rec, url)  # a flipped bit in an image still measures as an image
                         when = _when(rec.rec_headers.get_header("WARC-Date"))
                         media_sink(url, kind, body, headers, dates.utc_iso(when) if when else None)
                 continue
@@ -138,18 +139,23 @@ def read_pages(stream: BinaryIO, media_sink: Any = None) -> Iterator[WarcPage]:
             body = rec.content_stream().read(MAX_PAGE + 1)
             if len(body) > MAX_PAGE:  # inflated past the limit (a compression bomb in the archive)
                 continue
-            missing = getattr(rec.raw_stream, "limit", 0)
-            if missing:  # warcio stops quietly at the end of the file: a page cut short is no page
-                raise WarcError(f"the record of {url} ends {missing} bytes short (truncated file)")
-            problems = getattr(getattr(rec, "digest_checker", None), "problems", None)
-            if problems:
-                raise WarcError(f"the record of {url} fails its digest ({problems[0]})")
+            _check_whole(rec, url)
             when = _when(rec.rec_headers.get_header("WARC-Date"))
             fetched = dates.utc_iso(when) if when else None
             yield WarcPage(RawPage(url, body, status, headers, fetched), when)
     except (ArchiveLoadFailed, EOFError, OSError, ValueError) as exc:
         # zlib and gzip report a truncated member as EOFError/OSError, warcio as ArchiveLoadFailed
         raise WarcError(str(exc) or type(exc).__name__) from exc
+
+
+def _check_whole(rec: Any, url: str) -> None:
+    """Raise :class:`WarcError` unless the record just read was whole and is what its digests say."""
+    missing = getattr(rec.raw_stream, "limit", 0)
+    if missing:  # warcio stops quietly at the end of the file: a record cut short is no record
+        raise WarcError(f"the record of {url} ends {missing} bytes short (truncated file)")
+    problems = getattr(getattr(rec, "digest_checker", None), "problems", None)
+    if problems:
+        raise WarcError(f"the record of {url} fails its digest ({problems[0]})")
 
 
 def _quietly(records: Iterable[Any], sink: io.StringIO) -> Iterator[Any]:

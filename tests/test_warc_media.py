@@ -1,0 +1,256 @@
+"""A WARC export carries every held media file of its articles as the response it was served in,
+import-warc restores them, and the WARC replays in pywb with its images (when pywb is installed:
+``pip install pywb`` in a venv of its own, then ``NEWSARCHIVE_PYWB_BIN=/that/venv/bin``)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+
+from newsarchive.demo.site import DemoMediaHost, DemoSite, serve, serve_media
+from newsarchive.media import media_path
+from newsarchive.store import Archive, RawPage
+
+CRAWL = ["-q", "--since", "2020-01-01", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
+         "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "NEWSARCHIVE_ALLOW_PRIVATE=True"]
+
+
+@dataclass
+class Held:
+    url: str
+    sha256: str
+    mime: str
+    body: bytes
+    fetched_at: str
+
+
+@dataclass
+class Exported:
+    db: Path
+    warc: Path
+    pages: dict[int, RawPage]  # each article's latest stored page
+    refs: dict[int, list[str]]  # the media URLs each article references
+    held: dict[str, Held]  # the held file of each referenced URL
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
+    tmp = tmp_path_factory.mktemp("warc_media")
+    host = DemoMediaHost()
+    with serve_media(host) as media_base:
+        site = DemoSite(12, media_base=media_base)
+        site.edit(site.order[3], variant="video")  # a poster
+        with serve(site):
+            db = tmp / "a.db"
+            out = run_cli("crawl", site.base, "--db", str(db), *CRAWL)
+            assert out.returncode == 0, out.stderr
+    warc = tmp / "x.warc.gz"
+    out = run_cli("export", "--db", str(db), "--format", "warc", "-o", str(warc))
+    assert out.returncode == 0, out.stderr
+    with Archive(db, readonly=True) as archive:
+        ids = [a for (a,) in archive.conn.execute("SELECT id FROM articles ORDER BY id")]
+        pages = {a: list(archive.pages(a))[-1] for a in ids}
+        refs: dict[int, list[str]] = {a: [] for a in ids}
+        for a, url in archive.conn.execute("SELECT article, url FROM media_refs ORDER BY article, position"):
+            refs[a].append(url)
+    with sqlite3.connect(media_path(db)) as m:
+        held = {u: Held(u, sha, mime, bytes(body), when) for u, sha, mime, body, when in m.execute(
+            "SELECT u.url, m.sha256, m.mime, m.body, u.fetched_at FROM media_urls u JOIN media m USING (sha256)")}
+    assert held and all(held for held in refs.values())
+    return Exported(db, warc, pages, refs, held)
+
+
+def sha1_b32(body: bytes) -> str:
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
+
+
+def test_every_referenced_file_is_a_response_record_with_the_stored_bytes(exported: Exported) -> None:
+    from warcio.archiveiterator import ArchiveIterator
+
+    records: dict[str, list[dict]] = {}
+    with exported.warc.open("rb") as f:
+        for rec in ArchiveIterator(f, check_digests=True):
+            uri = rec.rec_headers.get_header("WARC-Target-URI")
+            body = rec.content_stream().read()
+            records.setdefault(uri, []).append({
+                "type": rec.rec_type, "status": rec.http_headers.statusline if rec.http_headers else None,
+                "headers": dict(rec.http_headers.headers) if rec.http_headers else {}, "body": body,
+                "payload_digest": rec.rec_headers.get_header("WARC-Payload-Digest"),
+                "date": rec.rec_headers.get_header("WARC-Date"),
+                "digest_problems": list(rec.digest_checker.problems)})
+    referenced = {u for urls in exported.refs.values() for u in urls}
+    assert referenced <= set(exported.held)  # the crawl held everything (else this test proves little)
+    kinds = set()
+    for url in referenced:
+        held = exported.held[url]
+        assert len(records.get(url, [])) == 1, f"{url}: {len(records.get(url, []))} records"  # each file once
+        (rec,) = records[url]
+        assert rec["type"] == "response" and rec["status"] == "200 OK"
+        assert rec["body"] == held.body and hashlib.sha256(rec["body"]).hexdigest() == held.sha256
+        # warcio's (and the CDX world's) digest: SHA-1 in base 32, of exactly the stored bytes
+        assert rec["payload_digest"] == sha1_b32(held.body) and rec["digest_problems"] == []
+        headers = {k.lower(): v for k, v in rec["headers"].items()}
+        assert headers["content-type"].split(";")[0] == held.mime
+        assert headers["content-length"] == str(len(held.body))
+        assert "content-encoding" not in headers and "transfer-encoding" not in headers
+        assert rec["date"] == held.fetched_at  # when it was fetched (UTC, ISO 8601)
+        kinds.add(held.mime)
+    assert {"image/png", "audio/mpeg"} <= kinds
+    for page in exported.pages.values():  # the pages are there too, before their media
+        assert any(r["body"] == page.body and r["status"] == "200 OK" for r in records[page.url])
+
+
+def test_import_warc_restores_every_file(exported: Exported, tmp_path: Path) -> None:
+    copy = tmp_path / "b.db"
+    out = run_cli("import-warc", str(exported.warc), "--db", str(copy))
+    assert out.returncode == 0, out.stderr
+    with sqlite3.connect(media_path(copy)) as m:
+        restored = {u: (sha, bytes(body), when) for u, sha, body, when in m.execute(
+            "SELECT u.url, m.sha256, m.body, u.fetched_at FROM media_urls u JOIN media m USING (sha256)")}
+        headers = dict(m.execute("SELECT url, headers FROM media_urls"))
+    assert {u: (h.sha256, h.body, h.fetched_at) for u, h in exported.held.items()} == restored
+    assert all(json.loads(headers[u])["Content-Type"] == h.mime for u, h in exported.held.items())
+    for sha in sorted({h.sha256 for h in exported.held.values()})[:3]:
+        target = tmp_path / f"{sha}.bin"
+        out = run_cli("media", sha, "--db", str(copy), "-o", str(target))
+        assert out.returncode == 0, out.stderr
+        assert hashlib.sha256(target.read_bytes()).hexdigest() == sha
+    with Archive(copy, readonly=True) as archive:
+        refs = {a: [u for (u,) in archive.conn.execute(
+            "SELECT url FROM media_refs WHERE article = ? ORDER BY position", (a,))] for a in
+            [archive.resolve(p.url) for p in exported.pages.values()]}
+    assert sorted(map(sorted, refs.values())) == sorted(map(sorted, exported.refs.values()))
+
+
+def test_import_warc_refuses_a_media_record_that_fails_its_digest(exported: Exported, tmp_path: Path) -> None:
+    """A bit flipped inside an image (still a valid PNG header, so measure() cannot tell) is not
+    stored as the file: the record's digest says the bytes are not what was written."""
+    raw = gzip.decompress(exported.warc.read_bytes())
+    # the last image in the file: the files before it are stored, as the pages before it are
+    victim = max((h for h in exported.held.values() if h.mime == "image/png"), key=lambda h: raw.index(h.body))
+    at = raw.index(victim.body) + len(victim.body) // 2
+    damaged = tmp_path / "damaged.warc"
+    damaged.write_bytes(raw[:at] + bytes([raw[at] ^ 0xFF]) + raw[at + 1:])
+    copy = tmp_path / "c.db"
+    out = run_cli("import-warc", str(damaged), "--db", str(copy))
+    assert out.returncode != 0 and "digest" in out.stderr and "Traceback" not in out.stderr, out.stderr
+    with sqlite3.connect(media_path(copy)) as m:
+        bodies = [bytes(b) for (b,) in m.execute("SELECT body FROM media")]
+    assert bodies and all(hashlib.sha256(b).hexdigest() in {h.sha256 for h in exported.held.values()} for b in bodies)
+
+
+# -- replay in pywb --------------------------------------------------------------------------------
+
+def pywb_bin() -> Path:
+    """Where pywb's commands are: $NEWSARCHIVE_PYWB_BIN, or on PATH; the test is skipped without them."""
+    named = os.environ.get("NEWSARCHIVE_PYWB_BIN")
+    if named and (Path(named) / "wayback").exists():
+        return Path(named)
+    found = shutil.which("wayback")
+    if found and shutil.which("wb-manager"):
+        return Path(found).parent
+    pytest.skip("pywb is not installed (pip install pywb in a venv of its own, then set "
+                "NEWSARCHIVE_PYWB_BIN=/that/venv/bin): replay in pywb not tested")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
+
+
+def get(url: str) -> tuple[int, str, bytes]:
+    try:
+        with LOOPBACK.open(url, timeout=30) as r:
+            return r.status, r.headers.get("Content-Type", ""), r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Content-Type", ""), exc.read()
+
+
+@pytest.fixture(scope="module")
+def wayback(exported: Exported, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    bin_dir = pywb_bin()
+    root = tmp_path_factory.mktemp("pywb")
+    for args in (["init", "coll"], ["add", "coll", str(exported.warc)]):
+        out = subprocess.run([str(bin_dir / "wb-manager"), *args], cwd=root, capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr
+    port = free_port()
+    log = (root / "wayback.log").open("wb")
+    proc = subprocess.Popen([str(bin_dir / "wayback"), "-p", str(port), "-b", "127.0.0.1"], cwd=root,
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/coll/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if get(base)[0] in (200, 404):
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, (root / "wayback.log").read_text()
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def timestamp(fetched_at: str | None) -> str:
+    return re.sub(r"\D", "", fetched_at or "")[:14]
+
+
+def test_the_warc_replays_in_pywb_with_its_images(exported: Exported, wayback: str) -> None:
+    served = 0
+    for article, page in exported.pages.items():
+        ts = timestamp(page.fetched_at)
+        status, ctype, body = get(f"{wayback}{ts}id_/{page.url}")  # the page as archived
+        assert (status, body) == (200, page.body), (page.url, status)
+        assert ctype.startswith("text/html")
+        status, ctype, framed = get(f"{wayback}{ts}/{page.url}")  # what a browser is given first
+        assert status == 200 and ctype.startswith("text/html")
+        status, ctype, rewritten = get(f"{wayback}{ts}mp_/{page.url}")  # the page inside that frame
+        assert status == 200 and ctype.startswith("text/html")
+        text = rewritten.decode("utf-8")
+        for url in exported.refs[article]:
+            held = exported.held[url]
+            modifier = "im_" if held.mime.startswith("image/") else "oe_"
+            # each file at its own URL, looked up from the page's time (the closest capture)
+            status, ctype, body = get(f"{wayback}{ts}{modifier}/{url}")
+            assert (status, body) == (200, held.body), (url, status)
+            assert ctype.split(";")[0] == held.mime
+            status, _, body = get(f"{wayback}{ts}id_/{url}")
+            assert (status, body) == (200, held.body), (url, status)
+            served += 1
+        # the og:image is rewritten into the collection, and what it points at is the stored file
+        for m in re.finditer(r'property="og:image" content="([^"]+)"', text):
+            assert m.group(1).startswith(wayback), m.group(1)
+            status, _, body = get(m.group(1))
+            original = re.sub(rf"^{re.escape(wayback)}\d{{14}}[a-z_]*/", "", m.group(1))
+            assert status == 200 and body == exported.held[original].body, m.group(1)
+    assert served >= len(exported.held)
