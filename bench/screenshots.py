@@ -45,10 +45,25 @@ def _first_link(driver: object, url: str, prefix: str) -> str | None:
     return None
 
 
+def _compare(driver: object, url: str) -> str | None:
+    """The diff the history page at ``url`` offers first (its compare form, as submitted)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)  # type: ignore[attr-defined]
+    buttons = driver.find_elements(By.CSS_SELECTOR, "main form button[type=submit]")  # type: ignore[attr-defined]
+    if not buttons:
+        return None
+    buttons[0].click()
+    WebDriverWait(driver, 20).until(lambda d: d.current_url != url)
+    parts = urlsplit(driver.current_url)  # type: ignore[attr-defined]
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 def pages(driver: object, server: h.Server, article: int) -> list[tuple[str, str]]:
-    """(name, path) of every page to photograph: the diff the history page links first, the site
-    the sites page lists first."""
-    diff = _first_link(driver, server.url(f"/article/{article}/history"), f"/article/{article}/diff?")
+    """(name, path) of every page to photograph: the diff the history page offers, the site the
+    sites page lists first."""
+    diff = _compare(driver, server.url(f"/article/{article}/history"))
     site = _first_link(driver, server.url("/sites"), "/sites/")
     return [("search", f"/?q={QUERY.replace(' ', '+')}"), ("article", f"/article/{article}"),
             ("history", f"/article/{article}/history"), ("diff", diff or f"/article/{article}/diff?a=1&b=2"),
@@ -74,7 +89,7 @@ def shoot(driver: object, url: str, size: tuple[int, int], target: Path) -> int:
 def squeeze(path: Path) -> None:
     """A palette PNG (pngquant), when the tool is there; the file is left as it is otherwise."""
     if shutil.which("pngquant"):
-        subprocess.run(["pngquant", "--force", "--skip-if-larger", "--strip", "--speed", "1", "--quality", "70-95",
+        subprocess.run(["pngquant", "--force", "--skip-if-larger", "--strip", "--speed", "1", "--quality", "0-90",
                         "--output", str(path), str(path)], check=False, capture_output=True)
 
 

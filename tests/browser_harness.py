@@ -63,13 +63,41 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
                               capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
+def gradient_png(seed: str, width: int = 640, height: int = 360) -> bytes:
+    """A PNG of soft colour bands picked by ``seed``: a picture that compresses (the demo's own
+    images are noise, which would make every screenshot of an article weigh hundreds of KB)."""
+    import hashlib
+    import zlib
+
+    d = hashlib.sha256(seed.encode()).digest()
+    top, bottom = (d[0] // 2 + 64, d[1] // 2 + 64, d[2] // 2 + 64), (d[3] // 3, d[4] // 3, d[5] // 3)
+    rows = []
+    for y in range(height):
+        t = y / (height - 1)
+        band = 12 if (y * 6 // height) % 2 else 0  # a few horizontal bands, a landscape's layers
+        rgb = bytes(max(0, min(255, round(a + (b - a) * t) + band)) for a, b in zip(top, bottom, strict=True))
+        rows.append(b"\x00" + rgb * width)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + (zlib.crc32(kind + data) & 0xFFFFFFFF).to_bytes(4, "big")
+
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"".join(rows), 9)) + chunk(
+        b"IEND", b"")
+
+
 def build_archive(db: Path, n_articles: int = 12) -> dict[str, Any]:
-    """Crawl the demo site (with its media) into ``db``, then edit one article and re-check: the
+    """Crawl the demo site (with its media, as pictures: :func:`gradient_png`) into ``db``, then edit one article and re-check: the
     archive holds ``n_articles`` articles, one of them in two versions. Returns what the tests need
     to know: the edited article's URL, its title before and after."""
     from newsarchive.demo.site import DemoMediaHost, DemoSite, serve, serve_media
 
-    host = DemoMediaHost()
+    class Pictures(DemoMediaHost):  # the demo's media host with pictures instead of noise
+        @staticmethod
+        def image(path: str) -> bytes:
+            return gradient_png(re.sub(r"^/thumbs/\d+x\d+/", "/", path))
+
+    host = Pictures()
     with serve_media(host) as media_base:
         site = DemoSite(n_articles, media_base=media_base)
         with serve(site):
