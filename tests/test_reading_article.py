@@ -215,6 +215,34 @@ def test_media_stored_while_serving_shows_at_once(tmp_path: Path) -> None:
     assert get(ds, f"/media/{sha_b}").content == png(4, 4)
 
 
+def test_podcast_audio_and_video_play_from_the_archive(tmp_path: Path) -> None:
+    from newsarchive.media import Ref, write_refs
+    from newsarchive.ui import make_datasette
+
+    path = tmp_path / "archive.db"
+    audio, video, poster = "https://x.1cdn.vn/p.mp3", "https://x.1cdn.vn/v.mp4", "https://x.1cdn.vn/poster.png"
+    with Archive(path) as a:
+        podcast = a.save(first(kind="podcast", images=[])).id
+        clip = a.save(first(url="https://baodemo.vn/clip-5.html", article_id="5", kind="video", images=[])).id
+        with a.transaction():
+            write_refs(a.conn, podcast, [Ref(audio, "audio")])
+            write_refs(a.conn, clip, [Ref(poster, "poster"), Ref(video, "video")])
+    mp3, mp4 = b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes(64), b"\x00\x00\x00\x18ftypmp42" + bytes(64)
+    with MediaStore(media_path(path)) as m:
+        sha_mp3, _ = m.store(audio, mp3, measure(mp3, "audio"))
+        sha_png, _ = m.store(poster, png(), measure(png(), "image"))
+    ds = make_datasette(path)
+    html = get(ds, f"/article/{podcast}").text
+    assert f'<audio controls preload="metadata" src="/media/{sha_mp3}"></audio>' in html
+    assert "<video" not in get(ds, f"/article/{clip}").text  # the video file is not held: no player
+    with MediaStore(media_path(path)) as m:
+        sha_mp4, _ = m.store(video, mp4, measure(mp4, "video"))
+    html = get(ds, f"/article/{clip}").text
+    assert f'<video controls preload="metadata" src="/media/{sha_mp4}" poster="/media/{sha_png}">' in html
+    r = get(ds, f"/media/{sha_mp3}")
+    assert r.headers["content-type"] == "audio/mpeg" and r.content == mp3
+
+
 # -- history and diff --------------------------------------------------------------------------------
 
 def test_history_lists_every_version_with_its_reason(archive: dict[str, Any]) -> None:

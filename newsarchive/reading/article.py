@@ -80,6 +80,25 @@ def record_with_media(conn: sqlite3.Connection, path: Path, article: int) -> dic
     return with_media(record, media_store(path)) if record is not None else None
 
 
+def players(conn: sqlite3.Connection, article: int, store: Any) -> list[dict[str, Any]]:
+    """A podcast's audio and a video (with its poster) the archive holds, from the article's media
+    references (``media_refs``, by article): what the page can play without the site."""
+    from ..media import article_refs
+
+    refs = [r for r in article_refs(conn, article) if r.role in ("audio", "video", "poster")]
+    if not refs or store is None:
+        return []
+    held = store.held(r.url for r in refs)
+    poster = next((held[r.url].sha256 for r in refs if r.role == "poster" and r.url in held), None)
+    out = []
+    for ref in refs:
+        if ref.role != "poster" and ref.url in held:
+            h = held[ref.url]
+            out.append({"kind": ref.role, "src": f"/media/{h.sha256}", "mime": h.mime,
+                        "poster": f"/media/{poster}" if poster and ref.role == "video" else None})
+    return out
+
+
 def not_found(datasette: Any, what: str) -> Any:
     return page(datasette, "article.html", {"missing": what}, status=404)
 
@@ -181,7 +200,8 @@ async def _load(datasette: Any, article: int, *, meta: bool = True) -> tuple[dic
         store = media_store(path)
         record = with_media(record, store)
         failures = store.failures([i["src"] for i in record["images"] if not i.get("sha256")]) if store else {}
-        info: dict[str, Any] = {"failures": failures, "media_readable": store is not None}
+        info: dict[str, Any] = {"failures": failures, "media_readable": store is not None,
+                                "players": players(conn, article, store)}
         if meta:
             row = conn.execute("SELECT first_seen, last_checked, revision_count FROM articles WHERE id = ?",
                                (article,)).fetchone()
