@@ -71,7 +71,9 @@ def export_warc(archive: Archive, out: BinaryIO, articles: Iterable[int], media:
                 continue
             media_written.add(ref.url)
             status, headers, body, fetched = served
+            mime = media.held([ref.url])[ref.url].mime
             pairs = [(k, v) for k, v in headers.items() if k.lower() not in _TRANSFER_HEADERS]
+            pairs = _measured_type(pairs, mime)
             pairs.append(("Content-Length", str(len(body))))
             http = StatusAndHeaders(f"{status} {_REASONS.get(status, 'OK')}", pairs, protocol="HTTP/1.1")
             writer.write_record(writer.create_warc_record(
@@ -79,6 +81,17 @@ def export_warc(archive: Archive, out: BinaryIO, articles: Iterable[int], media:
                 warc_headers_dict={"WARC-Date": _warc_date(fetched)}))
             written += 1
     return written
+
+
+def _measured_type(pairs: list[tuple[str, str]], mime: str) -> list[tuple[str, str]]:
+    """A replay tool serves a media file with the Content-Type of its record: the one the site sent
+    when it names the kind measured from the bytes (``image/…`` for an image), else the measured
+    one (docs/security.md: media are served with their measured type; a PNG the site called
+    ``application/pdf``, or nothing, is replayed as ``image/png``)."""
+    sent = next((v for k, v in pairs if k.lower() == "content-type"), "")
+    if sent.split("/")[0].strip().lower() == mime.split("/")[0]:
+        return pairs
+    return [(k, v) for k, v in pairs if k.lower() != "content-type"] + [("Content-Type", mime)]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import io
 import json
 import os
 import re
@@ -23,10 +24,13 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
+from test_store import rec
+from warcio.archiveiterator import ArchiveIterator
 
-from newsarchive.demo.site import DemoMediaHost, DemoSite, serve, serve_media
-from newsarchive.media import media_path
+from newsarchive.demo.site import DemoMediaHost, DemoSite, demo_png, serve, serve_media
+from newsarchive.media import MediaStore, measure, media_path, references, write_refs
 from newsarchive.store import Archive, RawPage
+from newsarchive.warc import export_warc
 
 CRAWL = ["-q", "--since", "2020-01-01", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
          "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "NEWSARCHIVE_ALLOW_PRIVATE=True"]
@@ -82,8 +86,6 @@ def sha1_b32(body: bytes) -> str:
 
 
 def test_every_referenced_file_is_a_response_record_with_the_stored_bytes(exported: Exported) -> None:
-    from warcio.archiveiterator import ArchiveIterator
-
     records: dict[str, list[dict]] = {}
     with exported.warc.open("rb") as f:
         for rec in ArchiveIterator(f, check_digests=True):
@@ -254,3 +256,26 @@ def test_the_warc_replays_in_pywb_with_its_images(exported: Exported, wayback: s
             original = re.sub(rf"^{re.escape(wayback)}\d{{14}}[a-z_]*/", "", m.group(1))
             assert status == 200 and body == exported.held[original].body, m.group(1)
     assert served >= len(exported.held)
+
+
+def test_a_file_the_site_served_as_another_kind_is_exported_with_its_measured_type(tmp_path: Path) -> None:
+    """A replay tool serves the record's Content-Type: one that does not name the measured kind (or
+    none) is replaced by the measured one (docs/security.md); one of the same kind is kept."""
+    sent = {"https://x.1cdn.vn/a.png": "application/pdf", "https://x.1cdn.vn/b.png": None,
+            "https://x.1cdn.vn/c.png": "image/jpeg", "https://x.1cdn.vn/d.png": "application/octet-stream"}
+    record = rec(images=[{"src": u, "caption": None} for u in sent])
+    with Archive(tmp_path / "a.db") as archive, MediaStore(media_path(tmp_path / "a.db")) as media:
+        article = archive.save(record).id
+        with archive.transaction():
+            write_refs(archive.conn, article, references(record, None, record["url"]))
+        for i, (url, ctype) in enumerate(sent.items()):
+            body = demo_png(url, 20 + i, 10)
+            media.store(url, body, measure(body, "image"), headers={"Content-Type": ctype} if ctype else {"Server": "x"})
+        out = io.BytesIO()
+        export_warc(archive, out, [article], media=media)
+    out.seek(0)
+    types = {r.rec_headers.get_header("WARC-Target-URI"): r.http_headers.get_header("Content-Type")
+             for r in ArchiveIterator(out) if r.rec_type == "response" and r.http_headers}
+    assert {u: types.get(u) for u in sent} == {"https://x.1cdn.vn/a.png": "image/png", "https://x.1cdn.vn/b.png": "image/png",
+                                               "https://x.1cdn.vn/c.png": "image/jpeg",
+                                               "https://x.1cdn.vn/d.png": "image/png"}
