@@ -372,6 +372,24 @@ def test_sanitizer_keeps_content_after_elements_libxml2_thinks_are_containers() 
     assert inert_html("", "https://a.vn/", lambda urls: {}).startswith("<!DOCTYPE html>")
 
 
+def test_sanitizer_work_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsarchive.reading import archived
+
+    monkeypatch.setattr(archived, "MAX_ELEMENTS", 50)
+    monkeypatch.setattr(archived, "MAX_MEDIA", 3)
+    asked: list[set[str]] = []
+
+    def held(urls: Any) -> dict[str, str]:
+        asked.append(set(urls))
+        return {u: "ab" * 32 for u in urls}
+
+    page = "<body>" + "".join(f"<p>đoạn {i}</p><img src='https://x.vn/{i}.jpg'>" for i in range(40)) + "</body>"
+    out = archived.inert_html(page, "https://a.vn/", held)
+    assert asked == [{f"https://x.vn/{i}.jpg" for i in range(3)}]  # one look-up, of the first three only
+    assert out.count('src="/media/') == 3 and out.count("<img") == 23
+    assert "đoạn 23" in out and "đoạn 24" not in out and "past 50 elements, is not shown" in out
+
+
 # -- media -------------------------------------------------------------------------------------------
 
 def test_media_route_serves_exact_bytes_with_safe_headers(archive: dict[str, Any]) -> None:

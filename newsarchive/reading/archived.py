@@ -70,6 +70,10 @@ VOID = frozenset("br hr img col wbr".split())
 # void in HTML but not to libxml2, which nests what follows them inside: dropped, their "content" kept
 VOID_DROPPED = frozenset("embed source track keygen param area base link meta input".split())
 MAX_DEPTH = 400  # lxml stops at 256 levels without huge_tree; a bound of our own all the same
+# bounds on the work one request may cause (an article page has a few hundred elements and images; a
+# hostile 16 MiB page could have a million): past them the rest of the page is left out, said so
+MAX_ELEMENTS = 100_000
+MAX_MEDIA = 2_000  # images and players whose address is looked up in the archive
 
 # CSS that could fetch: url(), image-set() and the like (strings inside them are addresses), @import
 _CSS_FETCH = re.compile(r"(?:url|image|image-set|-webkit-image-set|cross-fade|-webkit-cross-fade|src|element)\s*\(",
@@ -141,7 +145,9 @@ def inert_html(text: str, page_url: str, held: Callable[[Iterable[str]], dict[st
         return "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body></body></html>"
 
     media_urls: dict[Any, str] = {}
-    for el in root.iter("img", "audio", "video"):
+    for n, el in enumerate(root.iter("img", "audio", "video")):
+        if n >= MAX_MEDIA:
+            break
         url = image_url(el, page_url) if el.tag == "img" else _media_source(el, page_url)
         if url:
             media_urls[el] = url
@@ -176,7 +182,15 @@ def inert_html(text: str, page_url: str, held: Callable[[Iterable[str]], dict[st
                 parts.append(f' data-original-src="{_esc(url)}" data-not-archived=""')
         return "".join(parts)
 
+    count = 0
+
     def walk(el: Any, depth: int) -> None:
+        nonlocal count
+        count += 1
+        if count > MAX_ELEMENTS:
+            if count == MAX_ELEMENTS + 1:
+                out.append(f"<p>[newsarchive: the rest of this page, past {MAX_ELEMENTS:,} elements, is not shown]</p>")
+            return
         tag = el.tag if isinstance(el.tag, str) else None
         if tag is not None:
             tag = tag.lower()
