@@ -24,6 +24,7 @@ REASONS = {  # revisions.reason, as a reader says it
     "reextract": "Trích xuất lại (bộ trích xuất mới)",
 }
 MAX_SUMMARIES = 50  # versions whose changed fields the history lists (each needs its record)
+SUMMARY_CHARS = 64 * 1024 * 1024  # and at most this much record text read for it
 _REV = re.compile(r"[0-9]{1,9}")
 
 
@@ -34,18 +35,26 @@ def _title(conn: sqlite3.Connection, article: int) -> str | None:
 
 def versions(conn: sqlite3.Connection, article: int) -> list[dict[str, Any]]:
     """Every version, oldest first: number, reason, archive time, title, whether its page is kept,
-    and (for up to MAX_SUMMARIES versions) which fields changed from the version before."""
+    and which fields changed from the version before (for the first MAX_SUMMARIES versions and
+    SUMMARY_CHARS of records: two records in memory at a time, each read once)."""
     rows = conn.execute(
-        "SELECT revision, reason, fetched_at, json_extract(record, '$.title'), page IS NOT NULL, content_hash"
+        "SELECT revision, reason, fetched_at, json_extract(record, '$.title'), page IS NOT NULL"
         " FROM revisions WHERE article = ? ORDER BY revision", (article,)).fetchall()
     out = [{"revision": r[0], "reason": r[1], "reason_text": REASONS.get(r[1], r[1]), "fetched_at": r[2],
             "fetched_utc": _utc(r[2]), "title": r[3], "has_page": bool(r[4]), "changed": None} for r in rows]
-    if 1 < len(out) <= MAX_SUMMARIES:
-        records = {n: json.loads(rec) for n, rec in conn.execute(
-            "SELECT revision, record FROM revisions WHERE article = ? ORDER BY revision", (article,))}
-        for before, after in zip(out, out[1:], strict=False):
-            a, b = records.get(before["revision"], {}), records.get(after["revision"], {})
-            after["changed"] = [LABELS[f] for f in FIELDS if f != "fetched_at" and a.get(f) != b.get(f)]
+    by_number = {v["revision"]: v for v in out}
+    previous: dict[str, Any] | None = None
+    budget = SUMMARY_CHARS
+    for n, text in conn.execute("SELECT revision, record FROM revisions WHERE article = ? ORDER BY revision"
+                                " LIMIT ?", (article, MAX_SUMMARIES)):
+        budget -= len(text)
+        if budget < 0:
+            break
+        record = json.loads(text)
+        if previous is not None:
+            by_number[n]["changed"] = [LABELS[f] for f in FIELDS
+                                       if f != "fetched_at" and previous.get(f) != record.get(f)]
+        previous = record
     return out
 
 
