@@ -298,6 +298,10 @@ def test_the_page_as_archived_is_inert_and_asks_nothing_outside(desktop: Room) -
     assert (found["scripts"], found["frames"], found["forms"], found["handlers"]) == (0, 0, 0, 0), found
     assert "Khánh Hòa" in found["text"]  # it is the stored page, the edited version
     assert room.outside() == []
+    # and the rebuild alone left nothing for the policy to stop (each guard is enough by itself)
+    refused = [e["params"] for e in room.events if e["method"] == "Network.loadingFailed"
+               and e["params"].get("blockedReason")]
+    assert refused == [], refused
 
 
 def test_phone_width_has_no_sideways_scroll(room: Room) -> None:
