@@ -259,6 +259,24 @@ def test_history_lists_every_version_with_its_reason(archive: dict[str, Any]) ->
     assert 'name="b" value="3" aria-label="Phiên bản 3 làm bản mới" checked' in html
 
 
+def test_history_reads_a_bounded_amount_of_records(archive: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from newsarchive.reading import history
+
+    conn = sqlite3.connect(archive["path"])
+    sizes = [n for (n,) in conn.execute("SELECT length(record) FROM revisions WHERE article = ? ORDER BY revision",
+                                        (archive["id"],))]
+    monkeypatch.setattr(history, "SUMMARY_CHARS", sizes[0] + sizes[1])  # room for two records, not three
+    changed = [v["changed"] for v in history.versions(conn, archive["id"])]
+    assert changed[0] is None and changed[1] and changed[2] is None
+    monkeypatch.setattr(history, "SUMMARY_CHARS", 10**9)
+    monkeypatch.setattr(history, "MAX_SUMMARIES", 2)
+    assert [v["changed"] is None for v in history.versions(conn, archive["id"])] == [True, False, True]
+    monkeypatch.setattr(history, "MAX_SUMMARIES", 50)
+    assert history.versions(conn, archive["id"])[2]["changed"] == ["Nguồn", "Phiên bản bộ trích xuất"]
+
+
 def test_diff_marks_the_changed_words_of_every_field(archive: dict[str, Any]) -> None:
     r = get(archive["ds"], f"/article/{archive['id']}/diff?a=1&b=2")
     assert r.status_code == 200, r.text
