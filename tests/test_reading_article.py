@@ -286,7 +286,9 @@ def test_diff_marks_the_changed_words_of_every_field(archive: dict[str, Any]) ->
     assert "Hà Nội mưa to, nhiều tuyến phố ngập <ins>sâu</ins>" in html  # title
     assert "<li><del>Hà Nội</del></li>" in html and "<li><ins>ngập lụt</ins></li>" in html  # tags
     assert "Phố Huế ngập sâu <ins>sáng 16/9</ins>. Ảnh: Đức Anh" in html  # a caption's words
-    assert f"<li><ins>Nước rút</ins><br><span class=\"src\">{IMG_C}</span></li>" in html  # a new image
+    assert (f'<li><img class="thumb" src="/media/{archive["sha_c"]}" alt="" loading="lazy"><ins>Nước rút</ins><br>'
+            f'<span class="src">{IMG_C}</span></li>') in html  # a new image, held: its thumbnail from the archive
+    assert f'<li>Người dân dắt xe qua điểm ngập<br><span class="src">{IMG_B}</span></li>' in html  # not held
     assert "<del>2026-09-16T00:00:00Z</del><ins>2026-09-17T00:00:00Z</ins>" in html  # a time, whole
     # in either order, and the re-extraction's own change
     assert get(archive["ds"], f"/article/{archive['id']}/diff?a=2&b=1").text.count("<ins>rất </ins>") == 1

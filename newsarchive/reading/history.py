@@ -14,8 +14,8 @@ import sqlite3
 from typing import Any
 
 from ..record import FIELDS
-from . import database, page
-from .article import ID, _utc, article_id, not_found
+from . import archive_path, database, page
+from .article import ID, _utc, article_id, media_store, not_found
 from .diff import LABELS, record_diff
 
 REASONS = {  # revisions.reason, as a reader says it
@@ -131,8 +131,21 @@ async def diff_page(request: Any, datasette: Any) -> Any:
                     f" (bài viết này có các phiên bản {available})."}, status=404)
     ordered = sorted(chosen.values(), key=lambda v: v["revision"])
     old, new = ordered[0], ordered[-1]  # one version asked for twice: compared with itself
-    fields = await asyncio.to_thread(record_diff, old["record"], new["record"])
-    return page(datasette, "diff.html", {**context, "old": old, "new": new, "fields": fields,
+    path = archive_path(datasette)
+
+    def compare() -> tuple[list[Any], dict[str, str]]:
+        from ..media import image_view
+
+        store = media_store(path)
+        thumbs = {}
+        for version in (old, new):  # each image the archive holds, shown beside its line
+            for image in image_view(version["record"], store)[:200]:
+                if image.get("sha256") and isinstance(image.get("src"), str):
+                    thumbs[image["src"]] = image["sha256"]
+        return record_diff(old["record"], new["record"]), thumbs
+
+    fields, thumbs = await asyncio.to_thread(compare)
+    return page(datasette, "diff.html", {**context, "old": old, "new": new, "fields": fields, "thumbs": thumbs,
                                          "changed": [f for f in fields if f.changed],
                                          "unchanged": [f for f in fields if not f.changed]})
 
