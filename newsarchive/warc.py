@@ -50,7 +50,8 @@ def export_warc(archive: Archive, out: BinaryIO, articles: Iterable[int], media:
     written = 0
     media_written: set[str] = set()
     for article in articles:
-        for page in archive.pages(article):
+        pages = list(archive.pages(article))
+        for page in pages:
             warc_headers = {"WARC-Date": _warc_date(page.fetched_at)}
             if page.status is None:
                 record = writer.create_warc_record(page.url, "resource", payload=io.BytesIO(page.body),
@@ -66,7 +67,10 @@ def export_warc(archive: Archive, out: BinaryIO, articles: Iterable[int], media:
                                                    warc_headers_dict=warc_headers)
             writer.write_record(record)
             written += 1
-        for ref in article_refs(archive.conn, article) if media is not None else []:
+        refs = article_refs(archive.conn, article) if media is not None else []
+        if media is not None and len(pages) > 1:  # a revised article: its older versions' files too
+            refs += [r for page in pages[:-1] for r in _page_refs(page)]
+        for ref in refs:
             if ref.url in media_written or (served := media.response(ref.url)) is None:
                 continue
             media_written.add(ref.url)
@@ -81,6 +85,18 @@ def export_warc(archive: Archive, out: BinaryIO, articles: Iterable[int], media:
                 warc_headers_dict={"WARC-Date": _warc_date(fetched)}))
             written += 1
     return written
+
+
+def _page_refs(page: RawPage) -> list[Any]:
+    """The media an older stored version of an article referenced (media_refs holds the current
+    version's): read again from its page, so that the WARC replays that version with its images."""
+    from .media import references
+
+    try:
+        record = extract(page.body, page.url, headers=page.headers)
+    except (NotAnArticle, ExtractorError):
+        return []
+    return references(record, page.body, page.url)
 
 
 def _measured_type(pairs: list[tuple[str, str]], mime: str) -> list[tuple[str, str]]:

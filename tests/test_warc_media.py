@@ -279,3 +279,25 @@ def test_a_file_the_site_served_as_another_kind_is_exported_with_its_measured_ty
     assert {u: types.get(u) for u in sent} == {"https://x.1cdn.vn/a.png": "image/png", "https://x.1cdn.vn/b.png": "image/png",
                                                "https://x.1cdn.vn/c.png": "image/jpeg",
                                                "https://x.1cdn.vn/d.png": "image/png"}
+
+
+def test_a_revised_articles_older_version_is_exported_with_its_own_images(tmp_path: Path) -> None:
+    host = DemoMediaHost()
+    with serve_media(host) as media_base:
+        site = DemoSite(3, media_base=media_base)
+        with serve(site):
+            db = tmp_path / "a.db"
+            assert run_cli("crawl", site.base, "--db", str(db), *CRAWL).returncode == 0
+            aid = site.order[0]
+            old_src = site.articles[aid].images[0][0]
+            site.edit(aid, images=[(f"{media_base}2026/moi/anh-thay.png", "Ảnh thay"), *site.articles[aid].images[1:]])
+            out = run_cli("crawl", site.base, "--db", str(db), *CRAWL, "--recheck")
+            assert out.returncode == 0, out.stderr
+    warc = tmp_path / "x.warc.gz"
+    assert run_cli("export", "--db", str(db), "--format", "warc", "-o", str(warc)).returncode == 0
+    with warc.open("rb") as f:
+        uris = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(f) if r.rec_type == "response"]
+    page = site.url(aid)
+    assert uris.count(page) == 2  # both versions of the page
+    # the new version's image and the one the older version showed (still held), each once
+    assert uris.count(f"{media_base}2026/moi/anh-thay.png") == 1 and uris.count(old_src) == 1
