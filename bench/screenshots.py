@@ -93,6 +93,20 @@ def squeeze(path: Path) -> None:
                         "--output", str(path), str(path)], check=False, capture_output=True)
 
 
+def demo_port() -> int:
+    """The port ``newsarchive demo`` uses (8123, its media on 8124), when both are free: the pages
+    then show the addresses a reader of the README sees after running the demo; else free ones."""
+    import socket
+
+    for host, port in (("127.0.0.1", 8123), ("127.0.0.2", 8124)):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return 0
+    return 8123
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
@@ -106,7 +120,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "archive.db"
         print("crawling the demo site into a fresh archive…", file=sys.stderr)
-        facts = h.build_archive(db)
+        facts = h.build_archive(db, port=demo_port())
         import sqlite3
 
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:

@@ -86,10 +86,11 @@ def gradient_png(seed: str, width: int = 640, height: int = 360) -> bytes:
         b"IEND", b"")
 
 
-def build_archive(db: Path, n_articles: int = 12) -> dict[str, Any]:
-    """Crawl the demo site (with its media, as pictures: :func:`gradient_png`) into ``db``, then edit one article and re-check: the
-    archive holds ``n_articles`` articles, one of them in two versions. Returns what the tests need
-    to know: the edited article's URL, its title before and after."""
+def build_archive(db: Path, n_articles: int = 12, port: int = 0) -> dict[str, Any]:
+    """Crawl the demo site (with its media, as pictures: :func:`gradient_png`) into ``db``, then
+    edit one article and re-check: the archive holds ``n_articles`` articles, one of them in two
+    versions. The site is on 127.0.0.1:``port`` and its media on 127.0.0.2:``port + 1`` (free ports
+    for 0). Returns what the tests need to know: the edited article's URL, its title before and after."""
     from newsarchive.demo.site import DemoMediaHost, DemoSite, serve, serve_media
 
     class Pictures(DemoMediaHost):  # the demo's media host with pictures instead of noise
@@ -98,9 +99,9 @@ def build_archive(db: Path, n_articles: int = 12) -> dict[str, Any]:
             return gradient_png(re.sub(r"^/thumbs/\d+x\d+/", "/", path))
 
     host = Pictures()
-    with serve_media(host) as media_base:
+    with serve_media(host, port=port + 1 if port else 0) as media_base:
         site = DemoSite(n_articles, media_base=media_base)
-        with serve(site):
+        with serve(site, port=port):
             crawl = ["crawl", site.base, "--db", str(db), "-q", "--since", "2020-01-01", *FAST, *LOCAL_MEDIA]
             first = run_cli(*crawl)
             if first.returncode != 0:

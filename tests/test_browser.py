@@ -191,7 +191,7 @@ def search_by_keyboard(room: Room, query: str) -> None:
     room.settle(old)
 
 
-def test_a_search_typed_without_diacritics_finds_the_article_by_keyboard(desktop: Room) -> None:
+def test_a_search_typed_without_diacritics_finds_and_opens_the_article_by_keyboard(desktop: Room) -> None:
     room = desktop
     search_by_keyboard(room, h.EDIT_QUERY)
     url = urlsplit(room.driver.current_url)
@@ -200,6 +200,21 @@ def test_a_search_typed_without_diacritics_finds_the_article_by_keyboard(desktop
     titles = room.texts(f'a[href="/article/{room.article}"]')
     assert h.EDIT_WORD in " ".join(titles), room.driver.page_source[:3000]
     assert room.answered(f"/?q={h.EDIT_QUERY.replace(' ', '+')}") == 200
+    # on, by keyboard alone: Tab to the result, Enter opens it
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    target = f"/article/{room.article}"
+    for _ in range(40):  # a bound: the results follow the header's few stops
+        ActionChains(room.driver).send_keys(Keys.TAB).perform()
+        if room.driver.execute_script("return document.activeElement.getAttribute('href')") == target:
+            break
+    else:
+        pytest.fail("the search result cannot be reached with the Tab key")
+    old = room.driver.current_url
+    ActionChains(room.driver).send_keys(Keys.ENTER).perform()
+    room.settle(old)
+    assert room.path() == target
     # a search of a word of every article has more results, each a link to its article page
     room.open("/?q=tin")
     assert len(room.texts('a[href^="/article/"]')) >= 10
@@ -332,3 +347,14 @@ def test_the_sites_page_lists_the_archived_site(desktop: Room) -> None:
     room.follow('a[href^="/sites/"]')
     assert room.path().startswith("/sites/")
     assert "12" in room.driver.find_element("css selector", "main").text  # the demo's 12 articles
+
+
+def test_datasettes_own_pages_stay_reachable(desktop: Room) -> None:
+    """The header's "Datasette" link leads to Datasette's stock page of the archive (its CSS and
+    scripts are the server's too: the fixture's end checks them)."""
+    room = desktop
+    room.open("/")
+    name = room.db.stem
+    room.follow(f'header a[href="/{name}"]')
+    assert room.path() == f"/{name}" and room.answered(f"/{name}") == 200
+    assert "articles" in room.driver.find_element("css selector", "body").text
