@@ -215,6 +215,21 @@ def test_media_stored_while_serving_shows_at_once(tmp_path: Path) -> None:
     assert get(ds, f"/media/{sha_b}").content == png(4, 4)
 
 
+def test_hostile_text_in_a_record_is_shown_as_text(tmp_path: Path) -> None:
+    from newsarchive.ui import make_datasette
+
+    path = tmp_path / "archive.db"
+    evil = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+    with Archive(path) as a:
+        article = a.save(first(title=evil, authors=[evil], tags=[evil], sapo=evil, body_text=evil,
+                               images=[{"src": IMG_B, "caption": evil}])).id
+    ds = make_datasette(path)
+    for page in (f"/article/{article}", f"/article/{article}/history"):
+        html = get(ds, page).text
+        assert "<script>alert" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
 def test_podcast_audio_and_video_play_from_the_archive(tmp_path: Path) -> None:
     from newsarchive.media import Ref, write_refs
     from newsarchive.ui import make_datasette
