@@ -65,3 +65,28 @@ def test_a_reader_leaves_nothing_beside_the_archive_and_cannot_write(tmp_path: P
             list(rows)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.db"]
     assert db.read_bytes() == before
+
+
+def test_opening_the_archive_again_keeps_the_locks_of_connections_already_open(tmp_path: Path) -> None:
+    """A crawl process opens the archive more than once (the writer, the run recorder, look-ups).
+    Closing any descriptor of the file drops every POSIX lock the process holds on it: another
+    process closing the archive then believed itself the last, checkpointed and deleted the WAL under
+    the first connection, whose later commits went to a deleted file ("disk I/O error", rows lost)."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "a.db"
+    first = Archive(db)
+    first.save(rec(url="https://a.vn/bai-1.html", site="a.vn", article_id="1", title="Một"))
+    Archive(db).close()  # a second open and close in the same process
+    Archive(db, readonly=True).close()
+    subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]);"
+                    " c.execute('SELECT count(*) FROM articles').fetchone(); c.close()", str(db)], check=True)
+    assert (tmp_path / "a.db-wal").exists()  # the other process knew it was not the last one
+    first.save(rec(url="https://a.vn/bai-2.html", site="a.vn", article_id="2", title="Hai"))
+    first.close()
+    again = Archive(db, readonly=True)
+    try:
+        assert again.count() == 2
+    finally:
+        again.close()

@@ -6,6 +6,7 @@ on the same site). Every write of an article is one transaction: it is never par
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -44,6 +45,10 @@ def read_only_uri(path: Path) -> str:
 
 def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and os.access(path.resolve().parent, os.W_OK)
+
+
+def _read_only_fs(path: Path) -> bool:
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
 
 
 def connect_reader(path: Path, timeout: float) -> sqlite3.Connection:
@@ -146,8 +151,14 @@ class Archive:
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 new = not self.path.exists() or self.path.stat().st_size == 0
-                if not new:  # SQLite would open a read-only file read-only without a word (and leave
-                    os.close(os.open(self.path, os.O_RDWR))  # -wal and -shm files beside it)
+                # SQLite would open a read-only file read-only without a word (and leave -wal and -shm
+                # files beside it). Asked with access(), never by opening the file: closing any
+                # descriptor of it drops every POSIX lock this process holds on it, the SQLite
+                # connections' too, and another process closing the archive then deletes the WAL
+                # under them ("disk I/O error", commits lost).
+                if not new and not os.access(self.path, os.W_OK):
+                    raise OSError(errno.EROFS if _read_only_fs(self.path) else errno.EACCES,
+                                  "Read-only file system" if _read_only_fs(self.path) else "Permission denied")
                 self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=timeout)
                 if new:  # rows hold whole bodies: 16 KiB pages cut overflow chains (7% faster ingest)
                     self.conn.execute("PRAGMA page_size = 16384")
