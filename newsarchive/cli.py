@@ -943,16 +943,17 @@ def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int 
     if not redis_url or db_path or os.environ.get("NEWSARCHIVE_DB"):
         check_archive(db_path)
     # -- end of the archive check
-    from . import crawl as crawling
+    from .crawl import plan as planning
+    from .crawl import runner as crawling
     from .sites import resolve
 
     try:
         ref = resolve(site)
         if since:
-            crawling.parse_since(since)
+            planning.parse_since(since)
         if revisit:
-            crawling.parse_schedule(revisit)
-        interval = crawling.parse_duration(every) if every else None
+            planning.parse_schedule(revisit)
+        interval = planning.parse_duration(every) if every else None
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     if ref.path:  # a URL with a path: that category, or a clear refusal, never the whole site silently
@@ -1099,7 +1100,7 @@ def demo(db_path: Path | None, articles: int, serve: bool, port: int | None) -> 
     The demo is one site, 127.0.0.1:8123, every time: a second demo into the same archive finds
     its articles archived (and their URLs still answer while it runs). If that port is taken the
     demo runs on a free one and says so: there it is another site of the archive."""
-    from . import crawl as crawling
+    from .crawl import runner as crawling
     from .demo.site import DemoSite
     from .demo.site import serve as serve_site
 
@@ -1401,6 +1402,10 @@ def schedule(config_path: Path | None, once: bool) -> None:
     from .schedule import Scheduler
 
     cfg = load_config(config_path)
+    try:  # the configuration names its archive on purpose (`config check` accepts a folder yet to make)
+        cfg.archive.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise Failure(f"cannot make the archive's folder {cfg.archive.parent}: {exc.strerror}", EXIT_STORAGE) from None
     check_archive(cfg.archive)
     sys.exit(Scheduler(cfg, once=once).run())
 

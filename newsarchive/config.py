@@ -341,6 +341,14 @@ NOTIFY = {
 SEARCH = {"name": "", "query": "", "site": "", "section": "", "author": "", "notify": "", "max_listed": ""}
 
 
+def _creatable(folder: Path) -> bool:
+    """``folder`` exists, or its nearest existing ancestor is a folder this process may write to."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return candidate.is_dir() and (candidate == folder or os.access(candidate, os.W_OK | os.X_OK))
+    return False
+
+
 def _build(r: _Reader, file: Path, data: dict[str, Any], env: Any) -> Config:
     from .sites import UnknownSite, resolve
 
@@ -350,8 +358,8 @@ def _build(r: _Reader, file: Path, data: dict[str, Any], env: Any) -> Config:
         archive = Path(os.path.expanduser(archive_value))
         if not archive.is_absolute():
             archive = file.resolve().parent / archive  # relative to the file, wherever it is run from
-        if not archive.parent.is_dir():
-            raise r.fail(("archive",), f"the directory {archive.parent} does not exist (create it first)")
+        if not _creatable(archive.parent):  # a missing folder is made by the first crawl, as `crawl` does
+            raise r.fail(("archive",), f"the directory {archive.parent} does not exist and cannot be made")
     else:
         from .store import default_db_path
 
@@ -563,7 +571,7 @@ EXAMPLE = '''\
 # Check it with `newsarchive config check`; run it with `newsarchive schedule` (docs/operations.md).
 # Durations: 90s, 15m, 6h, 7d. Relative paths are relative to this file.
 
-archive = "data/archive.db"        # the SQLite archive (its directory must exist)
+archive = "data/archive.db"        # the SQLite archive (its folder is made if missing)
 
 [schedule]
 concurrency = 2                    # crawls at once (each in its own process; one site never twice)
@@ -605,17 +613,18 @@ events = ["alarm", "search"]
 retries = 3                        # attempts after the first, with doubling waits
 backoff = "2s"
 
-[[notify]]
-type = "email"
-name = "desk"
-host = "smtp.example.org"
-port = 587
-starttls = true
-user = "newsarchive@example.org"
-password_env = "NEWSARCHIVE_SMTP_PASSWORD"   # the password comes from this environment variable
-from = "newsarchive@example.org"
-to = ["desk@example.org"]
-events = ["search"]
+# An email target (uncomment it; its password is read from the environment variable named):
+# [[notify]]
+# type = "email"
+# name = "desk"
+# host = "smtp.example.org"
+# port = 587
+# starttls = true
+# user = "newsarchive@example.org"
+# password_env = "NEWSARCHIVE_SMTP_PASSWORD"   # the password comes from this environment variable
+# from = "newsarchive@example.org"
+# to = ["desk@example.org"]
+# events = ["search"]
 
 [[notify]]
 type = "command"                   # the JSON payload on stdin
@@ -629,6 +638,6 @@ query = '"dien bien" AND (lu OR mua)'   # the `newsarchive search` language
 site = "baonghean"                 # filters, as search's --site, --section, --author
 # section = "Xã hội"
 # author = "Nguyễn Văn A"
-notify = ["desk"]                  # default: every target taking "search" events
+notify = ["ops"]                   # default: every target taking "search" events
 max_listed = 20                    # articles listed in one notice at most
 '''

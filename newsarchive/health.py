@@ -197,7 +197,9 @@ def disk_check(config: Config) -> dict[str, Any] | None:
     a = config.alarms
     if a.disk_free_bytes is None and a.disk_free_percent is None:
         return None
-    usage = shutil.disk_usage(config.archive.parent)
+    # the archive's folder may not be made yet (the first crawl makes it): its nearest existing ancestor
+    folder = next(p for p in (config.archive.parent, *config.archive.parent.parents) if p.exists())
+    usage = shutil.disk_usage(folder)
     percent = usage.free / usage.total * 100 if usage.total else 0.0
     low = (a.disk_free_bytes is not None and usage.free < a.disk_free_bytes) or \
         (a.disk_free_percent is not None and percent < a.disk_free_percent)
