@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .middlewares import ROBOTS_DENIED, ROBOTS_UNAVAILABLE
+from .crawl.middlewares import ROBOTS_DENIED, ROBOTS_UNAVAILABLE
+from .crawl.runner import project_settings
 
 
 class FetchError(Exception):
@@ -24,18 +25,6 @@ class Fetched:
     status: int
     headers: dict[str, list[str]]
     body: bytes
-
-
-def project_settings(overrides: dict[str, Any] | None = None) -> Any:
-    from scrapy.settings import Settings
-
-    from . import settings as module
-
-    s = Settings()
-    s.setmodule(module, priority="project")
-    if overrides:
-        s.setdict(overrides, priority="cmdline")
-    return s
 
 
 def _refusals() -> dict[str, str]:

@@ -2,7 +2,9 @@
 
 ``scrapy crawl onecms -a site=SITE_OR_BASE_URL [-a since=DATE] [-a max_articles=N] [-a category=PATH]``
 (or ``newsarchive crawl``). Discovery only: pages are handed on raw, extraction and storage happen
-in the item pipelines. What is already archived comes from the crawl plan (newsarchive.crawl).
+in the item pipelines. The run's plan and frontier (``self.plan``, ``self.frontier``) are opened
+when the spider is made (``from_crawler``); the frontier's class is the ``NEWSARCHIVE_FRONTIER``
+setting (the archive's, or a cluster's in Redis when ``NEWSARCHIVE_REDIS`` is set).
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
 
 from newsarchive import dates
-from newsarchive.crawl import CrawlPlan, Frontier, open_frontier
+from newsarchive.crawl.frontier import Frontier
+from newsarchive.crawl.items import FetchedPage, FetchFailed, MediaFailed, MediaFile, NotModified, header_map
+from newsarchive.crawl.middlewares import DISCOVERY_DONE, ROBOTS_DENIED, ROBOTS_UNAVAILABLE, STOPPING
+from newsarchive.crawl.plan import CrawlPlan
 from newsarchive.media import DEFAULT_MAXSIZE, Ref
-from newsarchive.middlewares import DISCOVERY_DONE, ROBOTS_DENIED, ROBOTS_UNAVAILABLE, STOPPING
 from newsarchive.netguard import refusal_of
 from newsarchive.sites import Site, profile_for
 from newsarchive.urls import article_id, canonical, run_key
@@ -59,6 +63,7 @@ def is_article_url(url: str) -> bool:
 
 class OneCMSSpider(scrapy.Spider):
     name = "onecms"
+    archives = True  # its crawls are archived (the pipeline and run recorder are on for it)
 
     def __init__(
         self,
@@ -77,8 +82,8 @@ class OneCMSSpider(scrapy.Spider):
         self.max_articles = int(max_articles) if max_articles not in (None, "", "0") else None
         self.category = "/" + category.strip("/") if category else None
         self.recheck = recheck in (True, "1", "true", "yes")
-        self.plan: CrawlPlan | None = None
-        self.frontier: Frontier | None = None  # what this run has requested: here, or shared in Redis
+        self.plan: CrawlPlan  # set by from_crawler, with the frontier
+        self.frontier: Frontier  # what this run has requested: here, or shared in Redis
         # what this run skipped or lost besides article failures (a surface dropped, a stream cut):
         # recorded in the run, and the run is not a success
         self.notes: list[str] = []
@@ -86,35 +91,42 @@ class OneCMSSpider(scrapy.Spider):
 
     # -- plan and start ------------------------------------------------------------------------------
 
-    def _plan(self) -> CrawlPlan:
-        if self.plan is None:
-            self.frontier = open_frontier(self.crawler.settings, self.site_arg, self.since_arg, self.recheck)
-            self.plan = self.frontier.plan
-        return self.plan
+    @classmethod
+    def update_settings(cls, settings: Any) -> None:
+        super().update_settings(settings)
+        if settings.get("NEWSARCHIVE_REDIS"):  # a cluster worker, however it was started
+            from newsarchive.crawl.profiles import apply_cluster
 
-    def _frontier(self) -> Frontier:
-        self._plan()
-        assert self.frontier is not None
-        return self.frontier
+            apply_cluster(settings)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OneCMSSpider:
+        from scrapy.utils.misc import load_object
+
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        frontier_cls = load_object(crawler.settings["NEWSARCHIVE_FRONTIER"])
+        spider.frontier = frontier_cls.open(crawler.settings, spider.site_arg, spider.since_arg, spider.recheck)
+        spider.plan = spider.frontier.plan
+        return spider
 
     @property
     def scheduled(self) -> int:
-        return self._frontier().scheduled()
+        return self.frontier.scheduled()
 
     @property
     def base(self) -> str:
-        return self._plan().base
+        return self.plan.base
 
     async def start(self) -> AsyncIterator[Any]:
         try:
             async for request in self._start():
                 yield request
         finally:
-            self._frontier().seeded()  # a cluster run may end once its start is all queued
+            self.frontier.seeded()  # a cluster run may end once its start is all queued
 
     async def _start(self) -> AsyncIterator[Any]:
-        plan = self._plan()
-        if self.crawler.stats.get_value("newsarchive/lock_held") or not self._frontier().seeds:
+        plan = self.plan
+        if not self.frontier.owns_site or not self.frontier.seeds:
             return  # another crawl holds the site, or this worker joins a cluster run already seeded
         for item in plan.revisits:
             headers = {}
@@ -191,7 +203,7 @@ class OneCMSSpider(scrapy.Spider):
         error, a timeout, a refused redirect or a body past the size limit lost what it listed:
         noted, and the run is not a success."""
         request = failure.request  # type: ignore[attr-defined]
-        self._frontier().done(request)
+        self.frontier.done(request)
         value = failure.value
         response = getattr(value, "response", None)
         if response is not None and response.status < 500:
@@ -226,21 +238,21 @@ class OneCMSSpider(scrapy.Spider):
 
     def floor(self) -> datetime | None:
         """The oldest publication time this run reaches back to."""
-        plan = self._plan()
+        plan = self.plan
         if plan.floor is not None:
             return plan.floor
-        newest = self._frontier().newest()
+        newest = self.frontier.newest()
         if newest is not None:  # empty archive: a default window before the newest article
             return newest - plan.window
         return None
 
     def seen_time(self, when: datetime | None) -> None:
-        if when is not None and self._frontier().see(when) and self._plan().floor is None:
-            self.crawler.stats.set_value("newsarchive/since_bound", (when - self._plan().window).isoformat())
+        if when is not None and self.frontier.see(when) and self.plan.floor is None:
+            self.crawler.stats.set_value("newsarchive/since_bound", (when - self.plan.window).isoformat())
 
     def consider(self, url: str, when: datetime | None) -> tuple[Request | None, bool]:
         """An article URL found in a listing stream (newest first): (request or None, stop the stream)."""
-        plan = self._plan()
+        plan = self.plan
         self.crawler.stats.inc_value("newsarchive/links_found")  # the site lists articles: it is a news site
         self.seen_time(when)
         floor = self.floor()
@@ -249,14 +261,21 @@ class OneCMSSpider(scrapy.Spider):
         if self.known(url):
             return None, plan.stop_at_known
         key = run_key(url)
-        if self._frontier().requested(key):
+        if self.frontier.requested(key):
             return None, False
         if self.full():
             return None, True
         return self.article_request(url, key=key), False
 
+    def look_up(self, urls: Any) -> None:
+        """Every article link of a page, told to the frontier at once (a remote frontier answers all
+        of them in one round trip, not one per link)."""
+        found = [(canonical(u), article_id(u), run_key(u)) for u in urls if self.same_site(u) and is_article_url(u)]
+        if found:
+            self.frontier.lookup(found)
+
     def known(self, url: str) -> bool:
-        return self._frontier().known(canonical(url), article_id(url))
+        return self.frontier.known(canonical(url), article_id(url))
 
     def same_site(self, url: str) -> bool:
         # a crawl never follows links to other hosts (ports included)
@@ -265,7 +284,7 @@ class OneCMSSpider(scrapy.Spider):
     def article_request(self, url: str, priority: int = ARTICLE, key: str | None = None) -> Request | None:
         """The request for an article URL, unless this run (any worker of it) already made one."""
         url = canonical(url)
-        if not self._frontier().claim(key or run_key(url)):  # one fetch per article, whatever URL variant
+        if not self.frontier.claim(key or run_key(url)):  # one fetch per article, whatever URL variant
             return None
         # dont_filter: duplicates are kept out by the frontier; the dupefilter would silently drop
         # a redirect back to the same URL, and the article would be neither archived nor failed
@@ -285,6 +304,7 @@ class OneCMSSpider(scrapy.Spider):
         stopped, last_pid = False, None
         pending: list[str] = []
         listed = {response.urljoin(h) for h in items.css("a::attr(href)").getall()}
+        self.look_up(listed)
         for li in items:
             href = next((h for h in li.css("a::attr(href)").getall() if is_article_url(response.urljoin(h))), None)
             if not href:
@@ -340,14 +360,16 @@ class OneCMSSpider(scrapy.Spider):
         to one category follows none (their category is unknown)."""
         if self.category:
             return
-        for href in response.css("a::attr(href)").getall():
+        hrefs = response.css("a::attr(href)").getall()
+        self.look_up(u for u in (response.urljoin(h.strip()) for h in hrefs) if u not in exclude)
+        for href in hrefs:
             url = response.urljoin(href.strip())
             if url in exclude:
                 continue
             if url.startswith(("http://", "https://")) and self.same_site(url) and is_article_url(url):
                 self.crawler.stats.inc_value("newsarchive/links_found")
                 key = run_key(url)
-                if self._frontier().requested(key) or self.known(url):
+                if self.frontier.requested(key) or self.known(url):
                     continue
                 if self.full():
                     return
@@ -381,6 +403,9 @@ class OneCMSSpider(scrapy.Spider):
             return  # an empty array is the end
         last_pid, usable = None, 0
         floor = self.floor()
+        self.look_up(response.urljoin(u) for u in (
+            (i.get("LinktoMe2") or i.get("LinkToMe") or i.get("Url") or i.get("FriendlyTitle")) for i in data
+            if isinstance(i, dict)) if isinstance(u, str))
         for item in data:
             if not isinstance(item, dict):
                 continue
@@ -427,6 +452,8 @@ class OneCMSSpider(scrapy.Spider):
         if not isinstance(response, TextResponse) or self.full():
             return
         response.selector.remove_namespaces()
+        links = response.xpath("//item/link/text() | //item/guid/text()").getall()
+        self.look_up(response.urljoin(u.strip()) for u in links)
         for item in response.xpath("//item"):
             link = (item.xpath("link/text()").get() or item.xpath("guid/text()").get() or "").strip()
             if not link:
@@ -476,7 +503,7 @@ class OneCMSSpider(scrapy.Spider):
         daily.sort(reverse=True)  # newest day first
         window_floor = None
         if daily and self.sitemap_floor() is None:  # no article time seen yet: the window before the newest day
-            window_floor = datetime.fromisoformat(f"{daily[0][0]}T00:00:00+07:00") - self._plan().window
+            window_floor = datetime.fromisoformat(f"{daily[0][0]}T00:00:00+07:00") - self.plan.window
         for day, loc in daily:
             url = response.urljoin(loc)
             if not self.same_site(url):
@@ -487,7 +514,7 @@ class OneCMSSpider(scrapy.Spider):
                 break  # this file reaches below the bound: older days are out of the window
 
     def sitemap_floor(self) -> datetime | None:
-        plan = self._plan()
+        plan = self.plan
         if plan.stop_at_known and plan.newest_archived is not None:
             return plan.newest_archived - timedelta(days=1)
         return self.floor()
@@ -495,6 +522,7 @@ class OneCMSSpider(scrapy.Spider):
     def parse_sitemap_day(self, response: Response) -> Iterator[Any]:
         if self.full() or (selector := self.sitemap(response)) is None:
             return
+        self.look_up(response.urljoin(u.strip()) for u in selector.xpath("//url/loc/text()").getall())
         for node in selector.xpath("//url"):
             loc = (node.xpath("loc/text()").get() or "").strip()
             url = response.urljoin(loc)
@@ -505,29 +533,29 @@ class OneCMSSpider(scrapy.Spider):
             request, stop = self.consider(url, when)
             if request:
                 yield request
-            if stop and not self._plan().stop_at_known:
+            if stop and not self.plan.stop_at_known:
                 return
 
     # -- articles ------------------------------------------------------------------------------------
 
-    def parse_article(self, response: Response) -> Iterator[dict[str, Any]]:
-        headers = {k.decode("latin-1"): [v.decode("latin-1") for v in vs] for k, vs in response.headers.items()}
+    def parse_article(self, response: Response) -> Iterator[Any]:
+        headers = header_map(response.headers)
         if response.status == 304:
-            yield {"type": "checked", "url": response.url, "headers": headers, "fetched_at": dates.utc_now()}
+            yield NotModified(response.url, headers, dates.utc_now())
             return
-        yield {"type": "page", "url": response.url, "request_url": response.request.url if response.request else None,
-               "status": response.status, "headers": headers, "body": response.body, "fetched_at": dates.utc_now(),
-               "revisit": bool(response.meta.get("revisit"))}
-        if isinstance(response, TextResponse) and not self._plan().stop_at_known:
+        yield FetchedPage(response.url, response.status, headers, response.body, dates.utc_now(),
+                          request_url=response.request.url if response.request else None,
+                          revisit=bool(response.meta.get("revisit")))
+        if isinstance(response, TextResponse) and not self.plan.stop_at_known:
             # backfills and resumed runs follow article links found in articles
             yield from self.other_article_links(response)
 
-    def article_failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
+    def article_failed(self, failure: Failure) -> Iterator[FetchFailed]:
         request = failure.request  # type: ignore[attr-defined]
         value = failure.value
         robots = isinstance(value, IgnoreRequest) and str(value).startswith((ROBOTS_DENIED, ROBOTS_UNAVAILABLE))
         if (robots and "(network)" not in str(value)) or str(value).startswith(STOPPING):
-            self._frontier().done(request)
+            self.frontier.done(request)
             return  # robots.txt said no (a policy), or the run stops here and the next one resumes
         response = getattr(value, "response", None)
         message = f"HTTP {response.status}" if response is not None else (str(value) or type(value).__name__)
@@ -542,17 +570,16 @@ class OneCMSSpider(scrapy.Spider):
                        else "download cancelled: the crawl was stopping")
         # the URL that was asked for, not the last hop of its redirects: that is what is retried
         url = (request.meta.get("redirect_urls") or [request.url])[0]
-        yield {"type": "failed", "url": url, "error": message, "fetched_at": dates.utc_now()}
-        self._frontier().done(request)
+        yield FetchFailed(url, message, dates.utc_now())
+        self.frontier.done(request)
 
     # -- media (asked for by the pipeline once the article that references them is archived) --------
 
     def media_retries(self) -> list[Ref]:
         """Files of this site's archived articles that are not held (failed before, or lost to a
         killed run): asked for again, up to media.MAX_ATTEMPTS runs."""
-        from newsarchive.crawl import db_path
+        from newsarchive.crawl.plan import db_path, media_enabled
         from newsarchive.media import MediaStore, media_path, missing
-        from newsarchive.pipelines import media_enabled
         from newsarchive.store import Archive
         from newsarchive.store.sitefilter import articles_of
 
@@ -567,7 +594,7 @@ class OneCMSSpider(scrapy.Spider):
             return []
         with Archive(db, readonly=True) as archive, MediaStore(store_path, readonly=True) as store:
             try:
-                return list(missing(archive.conn, store, articles_of(self._plan().key), roles))
+                return list(missing(archive.conn, store, articles_of(self.plan.key), roles))
             except Exception as exc:  # an archive from before media refs: nothing to retry
                 self.logger.debug("no media retries: %s", exc)
                 return []
@@ -579,16 +606,15 @@ class OneCMSSpider(scrapy.Spider):
                        meta={"media": ref.kind, "media_role": ref.role, "media_site": site,
                              "download_maxsize": cap, "download_warnsize": cap})
 
-    def parse_media(self, response: Response) -> Iterator[dict[str, Any]]:
+    def parse_media(self, response: Response) -> Iterator[MediaFile]:
         # pages are pages: media files are counted apart (newsarchive/media_*)
         self.crawler.stats.inc_value("response_received_count", -1)
         self.crawler.stats.inc_value("newsarchive/media_responses")
-        headers = {k.decode("latin-1"): [v.decode("latin-1") for v in vs] for k, vs in response.headers.items()}
-        yield {"type": "media", "url": response.url, "request_url": response.request.url if response.request else None,
-               "kind": response.meta["media"], "site": response.meta.get("media_site"), "status": response.status,
-               "headers": headers, "body": response.body, "fetched_at": dates.utc_now()}
+        yield MediaFile(response.url, response.meta["media"], response.status, header_map(response.headers),
+                        response.body, dates.utc_now(), request_url=response.request.url if response.request else None,
+                        site=response.meta.get("media_site"))
 
-    def media_failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
+    def media_failed(self, failure: Failure) -> Iterator[MediaFailed]:
         request = failure.request  # type: ignore[attr-defined]
         value = failure.value
         if isinstance(value, IgnoreRequest) and str(value).startswith(STOPPING):
@@ -604,5 +630,5 @@ class OneCMSSpider(scrapy.Spider):
         if (isinstance(value, DownloadCancelledError) and not str(value)) or "larger than download max size" in message:
             message = (f"larger than the {request.meta['media']} size limit ({request.meta.get('download_maxsize')}"
                        " bytes): download stopped")
-        yield {"type": "media_failed", "url": (request.meta.get("redirect_urls") or [request.url])[0],
-               "site": request.meta.get("media_site"), "error": message}
+        yield MediaFailed((request.meta.get("redirect_urls") or [request.url])[0], message,
+                          request.meta.get("media_site"))

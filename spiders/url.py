@@ -62,7 +62,7 @@ class UrlSpider(scrapy.Spider):
 
     def _archive(self, got: dict[str, Any]) -> dict[str, Any] | None:
         """Extract and store as ``newsarchive scrape`` does; the record, or None (said in the log)."""
-        from ..crawl import db_path
+        from ..crawl.plan import db_path
         from ..extract import ExtractorError, NotAnArticle, extract
         from ..store import Archive, ProvenanceError, RawPage, StorageError
 

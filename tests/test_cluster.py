@@ -289,7 +289,7 @@ def test_killing_a_worker_and_the_writer_mid_crawl_loses_and_duplicates_nothing(
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     # what the killed worker had claimed was put back and fetched again: at most what it can hold
     # at once (Scrapy's CONCURRENT_REQUESTS: downloading, or downloaded and not yet handed on)
-    from newsarchive import settings as project
+    from newsarchive.crawl import settings as project
 
     twice = [u for u, n in article_fetches(site, before).items() if n > 1]
     assert len(twice) <= project.CONCURRENT_REQUESTS and len(twice) <= claims_of_the_dead, (twice, claims_of_the_dead)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from newsarchive import settings as project_settings
+from newsarchive.crawl import settings as project_settings
 from newsarchive.demo.site import DemoSite, serve
 from newsarchive.demo.templates import expected
 from newsarchive.store import read_only_uri

@@ -37,7 +37,7 @@ def test_a_site_profile_can_turn_media_off() -> None:
     from scrapy.settings import Settings
 
     from newsarchive import sites
-    from newsarchive.pipelines import media_enabled
+    from newsarchive.crawl.plan import media_enabled
 
     settings = Settings({"NEWSARCHIVE_MEDIA": True})
     base = SITES["hanoimoi"].base

@@ -20,29 +20,20 @@ import uuid
 import zlib
 from typing import Any
 
-from .store import RawPage
+from ..store import RawPage
+
+
+def script(name: str) -> str:
+    """A Lua script of this package (scripts/NAME.lua): run by Redis atomically."""
+    from importlib.resources import files
+
+    return files(__package__).joinpath("scripts", f"{name}.lua").read_text(encoding="utf-8")
+
 
 PREFIX = "newsarchive"
 RECORDS = f"{PREFIX}:records"  # worker -> writer items (LPUSH by workers, taken from the right)
 INGESTING = f"{PREFIX}:records:ingesting"  # the batch the writer has claimed and not acknowledged
 INGESTING_ID = f"{PREFIX}:records:ingesting:id"
-
-_CLAIM = """
-if redis.call('LLEN', KEYS[2]) > 0 then
-  local id = redis.call('GET', KEYS[3])
-  if not id then id = ARGV[2]; redis.call('SET', KEYS[3], id) end
-  return {id, redis.call('LRANGE', KEYS[2], 0, -1)}
-end
-local items = {}
-for i = 1, tonumber(ARGV[1]) do
-  local v = redis.call('RPOP', KEYS[1])
-  if not v then break end
-  redis.call('RPUSH', KEYS[2], v)
-  items[#items + 1] = v
-end
-if #items > 0 then redis.call('SET', KEYS[3], ARGV[2]) end
-return {ARGV[2], items}
-"""
 
 
 def connect(url: str) -> Any:
@@ -73,7 +64,7 @@ class RecordQueue:
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self._claim = client.register_script(_CLAIM)
+        self._claim = client.register_script(script("claim_batch"))
 
     def claim(self, size: int) -> tuple[str, list[dict[str, Any]]]:
         """The claimed, unacknowledged batch if there is one (a writer died with it), else up to
@@ -99,57 +90,6 @@ class RecordQueue:
 HEARTBEAT = 2.0  # seconds between a worker's signs of life
 DEAD_AFTER = 20.0  # a worker silent for this long is dead: its claimed requests go back to the queue
 CLAIM = "newsarchive_claim"  # request.meta key of the claim id
-
-_POP_CLAIM = """
-local r = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if not r[1] then return nil end
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
-redis.call('HSET', KEYS[2], ARGV[1], cjson.encode({r[1], r[2]}))
-return r[1]
-"""
-
-_PUT_BACK = """
-local n = 0
-for i, v in ipairs(redis.call('HVALS', KEYS[1])) do
-  local e = cjson.decode(v)
-  redis.call('ZADD', KEYS[2], e[2], e[1])
-  n = n + 1
-end
-redis.call('DEL', KEYS[1])
-return n
-"""
-
-_MAX = """
-local cur = tonumber(redis.call('GET', KEYS[1]) or '-1e18')
-if tonumber(ARGV[1]) > cur then
-  redis.call('SET', KEYS[1], ARGV[1]); redis.call('SET', KEYS[2], ARGV[2]); return 1
-end
-return 0
-"""
-
-_NEXT_SLOT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
-if nxt <= now then
-  redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[1])), 'PX', 600000)
-  return '0'
-end
-return tostring(nxt - now)
-"""
-
-
-_TAKE_TOKEN = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[2]) * 1000))
-  return 1
-end
-return 0
-"""
 
 
 def site_prefix(key: str) -> str:

@@ -1,19 +1,19 @@
-"""Downloader middlewares where Scrapy's defaults are too trusting for an archiving bot."""
+"""Downloader middlewares where Scrapy's defaults are too trusting for an archiving bot.
+
+The methods overridden here that are private to Scrapy are checked to exist by ``compat`` (imported
+first): a renamed hook fails the import instead of silently restoring Scrapy's behaviour."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
-from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest
-from scrapy.extensions.throttle import AutoThrottle
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from scrapy.utils.misc import build_from_crawler
 
-from .urls import same_site
+from ..urls import same_site
+from . import compat
+from .compat import AutoThrottle, MetaRefreshMiddleware, RedirectMiddleware, RetryMiddleware, RobotsTxtMiddleware
 
 ROBOTS_DENIED = "Forbidden by robots.txt"
 ROBOTS_UNAVAILABLE = "robots.txt unavailable"
@@ -31,11 +31,12 @@ class DiscoveryBound:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> DiscoveryBound:
+        if not callable(getattr(crawler.spidercls, "full", None)):
+            raise NotConfigured  # a spider with no article bound (url)
         return cls(crawler)
 
     def process_request(self, request: Any, spider: Any = None) -> None:
-        full = getattr(self.crawler.spider, "full", None)
-        if request.meta.get("discovery") and full is not None and full():
+        if request.meta.get("discovery") and self.crawler.spider.full():
             raise IgnoreRequest(DISCOVERY_DONE)
         return None
 
@@ -170,12 +171,6 @@ class SiteMetaRefreshMiddleware(_SiteRedirects, MetaRefreshMiddleware):
     pass
 
 
-def _slot(crawler: Any, request: Any) -> tuple[str, Any]:
-    downloader = crawler.engine.downloader
-    key = request.meta.get("download_slot") or downloader.get_slot_key(request)
-    return key, downloader.slots.get(key)
-
-
 def min_delays(crawler: Any) -> dict[str, float]:
     """Per download slot, the least delay a site asked for (robots.txt Crawl-delay)."""
     if not hasattr(crawler, "_newsarchive_min_delays"):
@@ -187,16 +182,11 @@ def drop_queued(crawler: Any) -> int:
     """Ctrl-C or SIGTERM: requests waiting in the downloader for a site's delay (Crawl-delay,
     Retry-After) or for a place leave at once, instead of keeping the crawl alive for minutes;
     returns how many are still being transferred (those finish, within DOWNLOAD_TIMEOUT)."""
-    downloader = crawler.engine.downloader
-    for slot in list(downloader.slots.values()):
-        slot.close()  # no delayed call to take the next request
-        while slot.queue:
-            _, waiting = slot.queue.popleft()
-            waiting.errback(IgnoreRequest(STOPPING))
+    in_flight = compat.drain_download_slots(crawler, IgnoreRequest(STOPPING))
     for component in crawler.engine.downloader.middleware.middlewares:
         if isinstance(component, SiteConcurrencyGate):
             component.stop()
-    return sum(len(slot.transferring) for slot in downloader.slots.values())
+    return in_flight
 
 
 class CrawlDelayMixin:
@@ -216,13 +206,9 @@ class CrawlDelayMixin:
         if delay > cap:  # a day-long Crawl-delay would stall the run (and its Ctrl-C): capped, and counted
             self.crawler.stats.set_value("newsarchive/crawl_delay_capped", f"{delay} s asked, {cap} s kept")
             delay = cap
-        key, slot = _slot(self.crawler, request)
+        key, _ = compat.download_slot(self.crawler, request)
         min_delays(self.crawler)[key] = float(delay)
-        # no random jitter below the floor the site asked for
-        self.crawler.engine.downloader.per_slot_settings.setdefault(key, {}).update(delay=float(delay), jitter=0)
-        if slot is not None:
-            slot.jitter = 0
-            slot.delay = max(slot.delay, float(delay))
+        compat.floor_slot_delay(self.crawler, request, float(delay))
 
 
 class PoliteRobotsTxtMiddleware(CrawlDelayMixin, StrictRobotsTxtMiddleware):
@@ -261,7 +247,7 @@ class RetryAfterMiddleware(RetryMiddleware):
         self.max_wait = settings.getfloat("NEWSARCHIVE_MAX_RETRY_AFTER", 120.0)
 
     def process_exception(self, request: Any, exception: Exception, spider: Any = None) -> Any:
-        from .netguard import refusal_of
+        from ..netguard import refusal_of
 
         if refusal_of(request.url):  # the address guard said no: asking again cannot change that
             return None
@@ -273,13 +259,8 @@ class RetryAfterMiddleware(RetryMiddleware):
             if wait is not None:
                 if wait > self.max_wait:
                     return response
-                key, slot = _slot(self.crawler, request)
-                if slot is not None:
-                    # the downloader only waits on slots with a delay: give it one, then push the
-                    # slot's last request time into the future (by the whole wait: the delay it
-                    # adds is randomised, and may be shorter than the slot's nominal delay)
-                    slot.delay = max(slot.delay, min_delays(self.crawler).get(key, 0.0), 0.001)
-                    slot.lastseen = max(slot.lastseen, time.monotonic() + wait)
+                key, _ = compat.download_slot(self.crawler, request)
+                compat.pause_slot(self.crawler, request, wait, min_delays(self.crawler).get(key, 0.0))
                 self.crawler.stats.inc_value("newsarchive/retry_after")
         return super().process_response(request, response)
 
@@ -289,9 +270,8 @@ class PoliteAutoThrottle(AutoThrottle):
 
     def _adjust_delay(self, slot: Any, latency: float, response: Any) -> None:
         super()._adjust_delay(slot, latency, response)
-        slots = self.crawler.engine.downloader.slots
         for key, floor in min_delays(self.crawler).items():
-            if slots.get(key) is slot and slot.delay < floor:
+            if compat.slot_is(self.crawler, key, slot) and slot.delay < floor:
                 slot.delay = floor
 
 
@@ -301,7 +281,7 @@ class SiteConcurrencyGate:
     delay, hands a whole queued burst to the network before counting any of it as transferring
     (15 requests at once for a limit of 1, measured); this gate holds each request until one of
     the site's places is free, and frees it when the download ends. (A cluster worker uses the
-    same limit across workers, in Redis: newsarchive.cluster_worker.SharedSitePoliteness.)"""
+    same limit across workers, in Redis: newsarchive.cluster.worker.SharedSitePoliteness.)"""
 
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
@@ -312,7 +292,6 @@ class SiteConcurrencyGate:
     @classmethod
     def from_crawler(cls, crawler: Any) -> SiteConcurrencyGate:
         from scrapy import signals
-        from scrapy.exceptions import NotConfigured
 
         if crawler.settings.get("NEWSARCHIVE_REDIS"):
             raise NotConfigured
@@ -325,7 +304,7 @@ class SiteConcurrencyGate:
 
         if self.stopping:
             raise IgnoreRequest(STOPPING)
-        key, _ = _slot(self.crawler, request)
+        key, _ = compat.download_slot(self.crawler, request)
         gate = self.gates.setdefault(key, asyncio.Semaphore(self.limit))
         await gate.acquire()
         if self.stopping:

@@ -1,10 +1,15 @@
-"""Scrapy settings shared by one-off scrapes and crawls (``scrapy.cfg`` points here)."""
+"""Scrapy settings shared by one-off scrapes and crawls (``scrapy.cfg`` points here).
+
+Every newsarchive component is registered here and disables itself (NotConfigured) where it does
+not apply: the archive's pipeline and run recorder for a crawl of the ``onecms`` spider, the
+cluster's for a worker (``NEWSARCHIVE_REDIS``; the spider then applies ``profiles.apply_cluster``).
+The cluster's components import no Redis code until they are enabled."""
 
 from __future__ import annotations
 
 from scrapy.settings import default_settings as _scrapy_defaults
 
-from . import __version__
+from .. import __version__
 
 BOT_NAME = "newsarchive"
 SPIDER_MODULES = ["newsarchive.spiders"]
@@ -15,19 +20,20 @@ USER_AGENT = f"newsarchive/{__version__} (+https://github.com/newsarchive/newsar
 
 ROBOTSTXT_OBEY = True
 DOWNLOADER_MIDDLEWARES = {
-    "newsarchive.middlewares.DiscoveryBound": 50,  # --max-articles bounds discovery too
+    "newsarchive.crawl.middlewares.DiscoveryBound": 50,  # --max-articles bounds discovery too
     # Scrapy's own allows everything when robots.txt fails; ours disallows (see middlewares.py).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "newsarchive.middlewares.PoliteRobotsTxtMiddleware": 100,
+    "newsarchive.crawl.middlewares.PoliteRobotsTxtMiddleware": 100,
     # and it retries at once on 429/503, ignoring Retry-After
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "newsarchive.middlewares.RetryAfterMiddleware": 550,
-    "newsarchive.middlewares.SiteConcurrencyGate": 950,  # CONCURRENT_REQUESTS_PER_DOMAIN, really
+    "newsarchive.crawl.middlewares.RetryAfterMiddleware": 550,
+    "newsarchive.crawl.middlewares.SiteConcurrencyGate": 950,  # CONCURRENT_REQUESTS_PER_DOMAIN, really
+    "newsarchive.cluster.components.SharedSitePoliteness": 950,  # the same across a cluster's workers
     # a crawl follows redirects within its site only (the hop elsewhere is a recorded failure)
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
-    "newsarchive.middlewares.SiteRedirectMiddleware": 600,
+    "newsarchive.crawl.middlewares.SiteRedirectMiddleware": 600,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
-    "newsarchive.middlewares.SiteMetaRefreshMiddleware": 580,
+    "newsarchive.crawl.middlewares.SiteMetaRefreshMiddleware": 580,
 }
 
 CONCURRENT_REQUESTS = 16
@@ -61,12 +67,16 @@ REMOTE_CONTROL_ENABLED = False  # recent Scrapy: a local HTTP server that runs c
 # Only http(s) is ever fetched: a redirect or a link to file:, data:, ftp: or s3: fails
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
 LOG_LEVEL = "INFO"  # what `scrapy crawl` users expect; newsarchive crawl and scrape set their own
-LOG_FORMATTER = "newsarchive.pipelines.QuietDrops"
-ITEM_PIPELINES = {"newsarchive.pipelines.ArchivePipeline": 300}
+SPIDER_MIDDLEWARES = {"newsarchive.cluster.components.ClaimAck": 1}  # a worker acknowledges its claims
+ITEM_PIPELINES = {
+    "newsarchive.crawl.pipelines.ArchivePipeline": 300,  # a crawl: into the archive
+    "newsarchive.cluster.components.PushPipeline": 300,  # a cluster worker: to the writer, through Redis
+}
 EXTENSIONS = {
-    "newsarchive.crawl.RunRecorder": 500,
+    "newsarchive.crawl.extensions.RunRecorder": 500,
+    "newsarchive.cluster.components.ClusterWorker": 500,
     "scrapy.extensions.throttle.AutoThrottle": None,
-    "newsarchive.middlewares.PoliteAutoThrottle": 0,  # AutoThrottle that keeps Crawl-delay
+    "newsarchive.crawl.middlewares.PoliteAutoThrottle": 0,  # AutoThrottle that keeps Crawl-delay
     "scrapy.extensions.logstats.LogStats": None,  # RunRecorder prints our own progress
     "scrapy.extensions.remote_control.RemoteControl": None,  # no listening port on a crawl host
 }
@@ -77,6 +87,9 @@ NEWSARCHIVE_REVISIT = "1h,6h,24h,7d"  # re-checks after publication
 NEWSARCHIVE_QUIET = False
 NEWSARCHIVE_MAX_RETRY_AFTER = 120  # seconds; a longer Retry-After defers the page to the next run
 NEWSARCHIVE_MAX_CRAWL_DELAY = 60  # seconds; a longer robots.txt Crawl-delay is kept at this (docs/security.md)
+NEWSARCHIVE_FRONTIER = "newsarchive.crawl.frontier.LocalFrontier"  # the cluster profile sets its own
+NEWSARCHIVE_REDIS = None  # redis://HOST:PORT/N: this crawl is a worker of a cluster run (docs/cluster.md)
+NEWSARCHIVE_CLUSTER_PLAN = None  # a worker that plans the run (default: one given NEWSARCHIVE_DB)
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 

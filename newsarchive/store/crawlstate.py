@@ -53,6 +53,37 @@ class CrawlState:
         )
         return {r[0] for r in rows}
 
+    def known(self, site: str, url: str, article_id: str | None, before: str) -> bool:
+        """Archived before ``before`` (UTC, as ``first_seen``): by canonical URL or alias, or by CMS id
+        on the same site. Looked up as a crawl meets each link (indexed: articles.url, url_aliases.url,
+        articles(site, article_id)), instead of loading every known URL at the start of a run."""
+        # fetchall: a statement left unfinished would hold its read transaction (and WAL snapshot) open
+        clause, params = articles_of(site, "a.")
+        if self.conn.execute(
+            f"SELECT 1 FROM articles a WHERE a.url = ? AND a.first_seen < ? AND {clause} UNION ALL "
+            f"SELECT 1 FROM url_aliases u JOIN articles a ON a.id = u.article WHERE u.url = ? AND a.first_seen < ?"
+            f" AND {clause} LIMIT 1", [url, before, *params, url, before, *params]).fetchall():
+            return True
+        if article_id is None:
+            return False
+        clause, params = articles_of(site)
+        return bool(self.conn.execute(
+            f"SELECT 1 FROM articles WHERE {clause} AND article_id = ? AND extractor = 'onecms' AND first_seen < ?"
+            " LIMIT 1", [*params, article_id, before]).fetchall())
+
+    def known_after(self, site: str, article_after: int, alias_after: int,
+                    ) -> Iterable[tuple[str, str, int]]:
+        """What a shared frontier adds to its copy of "known" since it last looked: ("url", URL,
+        rowid), ("alias", URL, rowid) and ("id", CMS id, rowid) of this site's articles past the
+        given rowids (the rowid only grows), oldest first."""
+        clause, params = articles_of(site, "a.")
+        yield from self.conn.execute(
+            f"SELECT 'url', a.url, a.id FROM articles a WHERE a.id > ? AND {clause} UNION ALL "
+            f"SELECT 'id', a.article_id, a.id FROM articles a WHERE a.id > ? AND {clause}"
+            " AND a.article_id IS NOT NULL AND a.extractor = 'onecms' UNION ALL "
+            f"SELECT 'alias', u.url, u.rowid FROM url_aliases u JOIN articles a ON a.id = u.article"
+            f" WHERE u.rowid > ? AND {clause}", [article_after, *params, article_after, *params, alias_after, *params])
+
     def newest_published(self, site: str) -> str | None:
         clause, params = articles_of(site)
         row = self.conn.execute(

@@ -1,0 +1,343 @@
+"""The Scrapy components of a cluster worker, registered in the project's settings like every other
+and off (NotConfigured) unless ``NEWSARCHIVE_REDIS`` is set; no Redis code is imported before.
+
+A worker pushes what it fetched and extracted (records, raw pages, 304s, failures, media files) to
+the one archive writer (``newsarchive ingest``) through Redis; see docs/cluster.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+import zlib
+from typing import Any
+
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider, DropItem, NotConfigured
+
+from .. import dates
+from ..crawl import compat
+from ..crawl.items import FetchedPage, FetchFailed, MediaFailed, MediaFile, NotModified
+from . import protocol
+
+MEDIA_SETTLED = f"{protocol.PREFIX}:media:settled"  # media URLs the writer holds or gave up on
+
+
+def _enabled(crawler: Any) -> bool:
+    return bool(crawler.settings.get("NEWSARCHIVE_REDIS")) and getattr(crawler.spidercls, "archives", False)
+
+
+def _client(crawler: Any) -> Any:
+    return protocol.connect(crawler.settings.get("NEWSARCHIVE_REDIS"))
+
+
+def _done(what: str) -> DropItem:
+    return DropItem(what, log_level="DEBUG")  # handed to the writer: not exported, not a warning
+
+
+# -- acknowledging: a request is done when its callback or errback has run ----------------------------
+
+class ClaimAck:
+    """Spider middleware (the outermost): acknowledges a request's claim once everything its
+    callback produced has been handed on (requests queued in Redis, items pushed), or when its
+    callback failed; gives every request an errback that acknowledges."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ClaimAck:
+        if not _enabled(crawler):
+            raise NotConfigured
+        return cls(crawler)
+
+    def _with_errback(self, result: Any, spider: Any) -> Any:
+        from scrapy import Request
+
+        if isinstance(result, Request) and result.errback is None:
+            result.errback = self.failed
+        return result
+
+    def failed(self, failure: Any) -> None:
+        """The errback of a request that had none: its claim is done."""
+        self.crawler.spider.frontier.done(failure.request)
+
+    async def process_start(self, start: Any) -> Any:
+        spider = self.crawler.spider
+        async for r in start:
+            yield self._with_errback(r, spider)
+
+    def process_spider_output(self, response: Any, result: Any, spider: Any = None) -> Any:
+        spider = self.crawler.spider
+        for r in result:
+            yield self._with_errback(r, spider)
+        spider.frontier.done(response.request)
+
+    async def process_spider_output_async(self, response: Any, result: Any, spider: Any = None) -> Any:
+        spider = self.crawler.spider
+        async for r in result:
+            yield self._with_errback(r, spider)
+        spider.frontier.done(response.request)
+
+    def process_spider_exception(self, response: Any, exception: Exception, spider: Any = None) -> None:
+        self.crawler.spider.frontier.done(response.request)
+
+
+# -- worker life: heartbeat, put back, the end of the run ----------------------------------------------
+
+class ClusterWorker:
+    """Extension: heartbeat; requests of dead workers (and its own, on a clean stop) put back;
+    the run ends when the queue is empty and no live worker holds a claim."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.client = _client(crawler)
+        self.task: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ClusterWorker:
+        if not _enabled(crawler):
+            raise NotConfigured
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.response_received, signal=signals.response_received)
+        crawler.signals.connect(ext.spider_error, signal=signals.spider_error)
+        return ext
+
+    @property
+    def frontier(self) -> Any:
+        return self.crawler.spider.frontier
+
+    @property
+    def p(self) -> str:
+        return self.frontier.p
+
+    def queue(self) -> Any:
+        return compat.scheduler(self.crawler).queue
+
+    def beat(self) -> None:
+        self.client.hset(self.p + "workers", protocol.WORKER, time.time())
+        if self.frontier.seeds:
+            self.client.expire(self.p + "seeding", 30, xx=True)
+        # a busy worker never idles: it looks for dead ones here too (their site places would
+        # otherwise block its downloads until they expire)
+        self.reclaim_dead()
+
+    def spider_opened(self, spider: Any) -> None:
+        from twisted.internet import task
+
+        self.beat()
+        self.task = task.LoopingCall(self.beat)
+        self.task.start(protocol.HEARTBEAT, now=False)
+
+    def response_received(self, response: Any, request: Any, spider: Any) -> None:
+        self.client.incr(self.p + "pages")
+
+    def spider_error(self, failure: Any, response: Any, spider: Any) -> None:
+        self.client.rpush(self.p + "errors", f"{getattr(response, 'url', '?')}: {failure.value}"[:500])
+
+    def reclaim_dead(self) -> int:
+        """Put back what dead workers had claimed."""
+        queue = self.queue()
+        now, moved = time.time(), 0
+        dead_after = self.crawler.settings.getfloat("NEWSARCHIVE_DEAD_AFTER", protocol.DEAD_AFTER)
+        for worker, seen in self.client.hgetall(self.p + "workers").items():
+            if now - float(seen) > dead_after:
+                moved += queue.put_back(self.p + "claims:" + worker.decode())
+                self.client.hdel(self.p + "workers", worker)
+                # and the site places its downloads held (they would only expire with the timeout)
+                for key in self.client.scan_iter(f"{protocol.PREFIX}:busy:*"):
+                    held = [m for m in self.client.zrange(key, 0, -1) if m.startswith(worker + b"|")]
+                    if held:
+                        self.client.zrem(key, *held)
+        return moved
+
+    def busy_elsewhere(self) -> bool:
+        me = protocol.WORKER
+        for worker in self.client.hkeys(self.p + "workers"):
+            if worker.decode() != me and self.client.hlen(self.p + "claims:" + worker.decode()):
+                return True
+        return False
+
+    def running(self) -> bool:
+        """Whether the run still has work: the planner still seeding, requests queued, or a live
+        worker holding a claim (what it does may queue more)."""
+        return bool(self.client.exists(self.p + "seeding") or len(self.queue()) or self.busy_elsewhere())
+
+    def spider_idle(self, spider: Any) -> None:
+        if self.reclaim_dead() or self.running():
+            compat.wake_soon(self.crawler)  # more to come: look again soon
+            raise DontCloseSpider
+        self.finish()
+
+    def finish(self) -> None:
+        """End the run (once, whichever worker gets here first): tell the writer."""
+        if self.client.set(self.p + "done", "1", nx=True):
+            errors = [e.decode() for e in self.client.lrange(self.p + "errors", 0, 50)]
+            protocol.push(self.client, {
+                "type": "run", "event": "finish", "run": self.frontier.run, "finished_at": dates.utc_now(),
+                "pages": int(self.client.get(self.p + "pages") or 0), "errors": errors,
+                "robots_forbidden": int(self.crawler.stats.get_value("robotstxt/forbidden", 0) or 0)})
+            self.client.hset(self.p + "run", "state", "done")
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        self.crawler.stats.set_value("newsarchive/outcome", "interrupted" if reason == "shutdown" else "success")
+        if self.task is not None and self.task.running:
+            self.task.stop()
+        self.queue().put_back()  # cancelled in flight by a stop: back for the others
+        self.client.hdel(self.p + "workers", protocol.WORKER)
+        if reason != "shutdown" and not self.running():
+            self.finish()  # the last worker out ends the run, however the engine came to close
+
+
+# -- politeness shared by the workers of a site ------------------------------------------------------
+
+class SharedSitePoliteness:
+    """Downloader middleware (the last before the download): one site's requests, whichever worker
+    makes them, keep its delay (DOWNLOAD_DELAY, or robots.txt's Crawl-delay when longer) and its
+    concurrency (CONCURRENT_REQUESTS_PER_DOMAIN) across the whole cluster, through Redis: a key
+    holding the site's next free time, and a set of tokens held by downloads in progress (each
+    released when its download ends, or expiring if its worker dies)."""
+
+    TOKEN = "newsarchive_site_token"
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.client = _client(crawler)
+        self.delay = crawler.settings.getfloat("NEWSARCHIVE_SITE_DELAY")
+        self.limit = crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+        self.ttl = crawler.settings.getfloat("DOWNLOAD_TIMEOUT") + 30
+        self._next = self.client.register_script(protocol.script("next_slot"))
+        self._take = self.client.register_script(protocol.script("take_token"))
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SharedSitePoliteness:
+        if not crawler.settings.get("NEWSARCHIVE_REDIS"):
+            raise NotConfigured
+        mw = cls(crawler)
+        crawler.signals.connect(mw.release, signal=signals.request_left_downloader)
+        return mw
+
+    async def process_request(self, request: Any, spider: Any = None) -> None:
+        import asyncio
+
+        from ..crawl.middlewares import min_delays
+
+        slot, _ = compat.download_slot(self.crawler, request)
+        token = f"{protocol.WORKER}|{uuid.uuid4().hex}"  # whose: a dead worker's places are freed
+        while not self._take(keys=[f"{protocol.PREFIX}:busy:{slot}"], args=[self.limit, self.ttl, token]):
+            await asyncio.sleep(0.05)
+        request.meta[self.TOKEN] = (slot, token)
+        delay = max(self.delay, min_delays(self.crawler).get(slot, 0.0))
+        if delay > 0:
+            key = f"{protocol.PREFIX}:delay:{slot}"
+            while (wait := float(self._next(keys=[key], args=[delay]))) > 0:
+                await asyncio.sleep(min(wait, delay))
+        return None
+
+    def release(self, request: Any, spider: Any = None) -> None:
+        held = request.meta.pop(self.TOKEN, None)
+        if held:
+            slot, token = held
+            self.client.zrem(f"{protocol.PREFIX}:busy:{slot}", token)
+
+
+# -- items go to Redis ---------------------------------------------------------------------------------
+
+class PushPipeline:
+    """Extracts fetched pages (the CPU-heavy part stays on the workers) and pushes records, raw
+    pages, media references and files, failures and re-check results to the writer's list. Media
+    already held (or given up on) by the writer are not asked for again: the writer keeps their
+    URLs in a Redis set (``newsarchive:media:settled``), one look-up per article."""
+
+    def __init__(self, crawler: Any) -> None:
+        from ..crawl.plan import media_enabled
+
+        self.crawler = crawler
+        self.client = _client(crawler)
+        spider = crawler.spider
+        self.media = media_enabled(crawler.settings, spider.plan.base)
+        self.media_video = crawler.settings.getbool("NEWSARCHIVE_MEDIA_VIDEO")
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> PushPipeline:
+        if not _enabled(crawler):
+            raise NotConfigured
+        return cls(crawler)
+
+    def process_item(self, item: Any, spider: Any = None) -> Any:
+        frontier = self.crawler.spider.frontier
+        base = {"run": frontier.run, "key": frontier.plan.key}
+        stats = self.crawler.stats
+        if isinstance(item, NotModified):
+            protocol.push(self.client, {**base, "type": "checked", "url": item.url, "fetched_at": item.fetched_at,
+                                        "headers": {k: v[0] for k, v in item.headers.items() if v}})
+            raise _done("not modified")
+        if isinstance(item, FetchFailed):
+            protocol.push(self.client, {**base, "type": "failed", "url": item.url, "error": item.error})
+            raise _done(f"failed: {item.error}")
+        if isinstance(item, MediaFile):
+            self.push_media(item, base)
+            raise _done("media sent to the writer")
+        if isinstance(item, MediaFailed):
+            protocol.push(self.client, {**base, "type": "media_failed", "url": item.url, "site": item.site,
+                                        "error": item.error})
+            stats.inc_value("newsarchive/media_failed")
+            raise _done(f"media not archived: {item.error}")
+        if not isinstance(item, FetchedPage):
+            return item
+        from ..crawl.writer import page_record
+        from ..extract import ExtractorError, NotAnArticle
+        from ..media import references
+
+        asked = item.request_url or item.url
+        try:
+            record, page = page_record(item)  # as a local crawl extracts it
+        except NotAnArticle as exc:
+            protocol.push(self.client, {**base, "type": "failed", "url": asked, "error": f"not an article: {exc}"})
+            raise _done(f"not an article: {item.url}") from exc
+        except ExtractorError as exc:  # a parser bug: a failure the next run asks for again
+            protocol.push(self.client, {**base, "type": "failed", "url": asked,
+                                        "error": f"extractor error: {exc.parser}.{exc.field}: {exc.error}"})
+            raise _done(str(exc)) from exc
+        refs = references(record, item.body, item.url, video=self.media_video) if self.media else []
+        out = {**base, "type": "page", "record": record, "request_url": item.request_url,
+               "page": protocol.encode_page(page)}
+        if self.media:
+            out["refs"] = [[r.url, r.role] for r in refs]
+        protocol.push(self.client, out)
+        stats.inc_value("newsarchive/pushed")
+        if refs:
+            self.want_media(refs, frontier.plan.key)
+        return record
+
+    def want_media(self, refs: list[Any], key: str) -> None:
+        stats = self.crawler.stats
+        settled = self.client.smismember(MEDIA_SETTLED, [r.url for r in refs])
+        spider = self.crawler.spider
+        stats.inc_value("newsarchive/media_refs", len(refs))
+        for ref, done in zip(refs, settled, strict=True):
+            if done:
+                stats.inc_value("newsarchive/media_held_already")
+            else:
+                self.crawler.engine.crawl(spider.media_request(ref, key))
+
+    def push_media(self, item: MediaFile, base: dict[str, Any]) -> None:
+        from ..crawl.writer import content_type
+        from ..media import Rejected, measure
+
+        try:  # not what it claims to be (an HTML error page as .jpg): said here, not carried to the writer
+            measure(item.body, item.kind, content_type(item.headers))
+        except Rejected as exc:
+            protocol.push(self.client, {**base, "type": "media_failed", "url": item.url, "site": item.site,
+                                        "error": f"not stored: {exc}"})
+            self.crawler.stats.inc_value("newsarchive/media_failed")
+            return
+        protocol.push(self.client, {
+            **base, "type": "media", "url": item.url, "request_url": item.request_url, "kind": item.kind,
+            "site": item.site, "status": item.status, "headers": item.headers, "fetched_at": item.fetched_at,
+            "body_z": base64.b64encode(zlib.compress(item.body, 6)).decode("ascii")})
+        self.crawler.stats.inc_value("newsarchive/media_pushed")
