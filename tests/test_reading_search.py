@@ -181,19 +181,29 @@ def test_paging_reaches_every_result(ds: Any, sort: str) -> None:
         assert times == sorted(times, reverse=True)
 
 
-def test_one_order_over_the_window_and_the_tail(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("filters", [fts.Filters(), fts.Filters(site="a.vn"), fts.Filters(tag="Tin ngắn"),
+                                     fts.Filters(author="phong vien", site="b.vn")])
+def test_one_order_over_the_window_and_the_tail(built: Path, monkeypatch: pytest.MonkeyPatch,
+                                                filters: fts.Filters) -> None:
     """Past RELEVANCE_WINDOW matches, relevance ranks the newest window and then goes on newest first:
-    offset pages and the keyset cursor both walk that one order, every result once."""
+    offset pages and the keyset cursor both walk that one order, every result once (an author's or a
+    tag's list of keys read a few index keys at a time gives the same)."""
     monkeypatch.setattr(fts, "RELEVANCE_WINDOW", 16)
+    monkeypatch.setattr(fts, "_CHUNK", 5)
     with conn(built) as c:
         fts.register_functions(c)
-        everything = fts.results(c, "tin", limit=500).ids
-        assert len(everything) == FILLER == len(set(everything))
-        by_offset = [i for off in range(0, FILLER, 7) for i in fts.results(c, "tin", offset=off, limit=7).ids]
+        where, params = filters.sql("a.search_key")
+        expected = {r[0] for r in c.execute(
+            f"SELECT a.id FROM articles a WHERE a.id IN (SELECT article FROM article_authors aa JOIN authors au"
+            f" ON au.id = aa.author WHERE au.key = 'phong vien'){where}", params)}
+        everything = fts.results(c, "tin", limit=500, filters=filters).ids
+        assert set(everything) == expected and len(everything) == len(expected) > 16
+        by_offset = [i for off in range(0, len(expected), 7)
+                     for i in fts.results(c, "tin", offset=off, limit=7, filters=filters).ids]
         assert by_offset == everything
         walked, before, off = [], None, 0
         for _ in range(20):
-            res = fts.results(c, "tin", offset=off, limit=7, before=before)
+            res = fts.results(c, "tin", offset=off, limit=7, before=before, filters=filters)
             walked += res.ids
             if len(res.ids) < 7:
                 break
@@ -202,9 +212,22 @@ def test_one_order_over_the_window_and_the_tail(built: Path, monkeypatch: pytest
             else:
                 off += 7
         assert walked == everything
-        # the tail is newest first
-        keys = fts.results(c, "tin", offset=16, limit=100).keys
+        # the tail is newest first, and a page of the newest order is the same from any path
+        keys = fts.results(c, "tin", offset=16, limit=100, filters=filters).keys
         assert keys == sorted(keys, reverse=True)
+        newest = fts.results(c, "tin", sort="newest", limit=500, filters=filters).keys
+        assert newest == sorted(newest, reverse=True) and len(newest) == len(expected)
+
+
+def test_a_search_past_the_time_limit_is_a_message(built: Path) -> None:
+    from newsarchive.ui import make_datasette
+
+    slow = make_datasette(built)
+    slow._settings["sql_time_limit_ms"] = 1  # every page takes longer than that
+    page = get(slow, "/?q=tin")
+    assert page.status_code == 503 and "quá nhiều thời gian" in page.text
+    assert get(slow, "/search.json?q=tin").status_code == 503
+    assert get(slow, "/sites/a.vn").status_code == 503
 
 
 def test_deep_pages_go_on_by_the_cursor(ds: Any, monkeypatch: pytest.MonkeyPatch) -> None:

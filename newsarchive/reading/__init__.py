@@ -43,6 +43,31 @@ def database(datasette: Any) -> Any:
     raise LookupError("no archive database is being served")
 
 
+class TooSlow(RuntimeError):
+    """A page's queries ran past Datasette's time limit (``sql_time_limit_ms``) and were stopped."""
+
+
+async def read(datasette: Any, fn: Any) -> Any:
+    """``fn(conn)`` on the archive's read connection, in Datasette's thread, under Datasette's
+    time limit (its ``execute_fn`` has none of its own): past it, :class:`TooSlow`."""
+    import sqlite3
+
+    from datasette.utils import sqlite_timelimit
+
+    limit = datasette.setting("sql_time_limit_ms")
+
+    def work(conn: Any) -> Any:
+        with sqlite_timelimit(conn, limit):
+            return fn(conn)
+
+    try:
+        return await database(datasette).execute_fn(work)
+    except sqlite3.OperationalError as exc:
+        if "interrupted" in str(exc):
+            raise TooSlow(f"the page's queries took longer than {limit} ms and were stopped") from exc
+        raise
+
+
 def db_name(datasette: Any) -> str:
     return database(datasette).name
 

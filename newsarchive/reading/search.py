@@ -25,7 +25,7 @@ from markupsafe import Markup, escape
 
 from ..media import MediaStore, media_path
 from ..store import search as fts
-from . import archive_path, database, page, query_string
+from . import TooSlow, archive_path, page, query_string, read
 
 PAGE_SIZE = 20
 MAX_SIZE = 100  # per page of the data (JSON, CSV)
@@ -175,7 +175,7 @@ async def _execute(datasette: Any, req: Request, *, facets: bool, count: bool = 
             if media is not None:
                 media.close()
 
-    return await database(datasette).execute_fn(work)
+    return await read(datasette, work)
 
 
 # -- the page --------------------------------------------------------------------------------------
@@ -188,6 +188,10 @@ async def search_page(request: Any, datasette: Any) -> Any:
         q = " ".join(str(request.args.get("q", "")).split())[:MAX_QUERY]
         return page(datasette, "search.html", {"q": q, "error": str(exc), "results": [], "nav": "search",
                                                "params": {}, "facets": None}, status=400)
+    except TooSlow:
+        q = " ".join(str(request.args.get("q", "")).split())[:MAX_QUERY]
+        return page(datasette, "search.html", {"q": q, "slow": True, "results": [], "nav": "search", "params": {},
+                                               "facets": None}, status=503)
     return page(datasette, "search.html", _context(req, data))
 
 
@@ -245,9 +249,10 @@ async def search_data(request: Any, datasette: Any) -> Any:
         everything = request.args.get("all") in ("1", "true")
         req = parse_request(request.args, size=MAX_SIZE if everything else PAGE_SIZE, max_size=MAX_SIZE)
         rows, data = await _export(datasette, req) if everything else await _one_page(datasette, req)
-    except (BadRequest, fts.QueryError) as exc:
+    except (BadRequest, fts.QueryError, TooSlow) as exc:
         body = json.dumps({"ok": False, "error": str(exc)}, ensure_ascii=False)
-        return Response(body, status=400, content_type="application/json; charset=utf-8")
+        return Response(body, status=503 if isinstance(exc, TooSlow) else 400,
+                        content_type="application/json; charset=utf-8")
     columns = ("id", "published_at", "site", "section", "kind", "title", "sapo", "snippet", "url", "archive_url",
                "image")
     records = [{c: r.get(c) for c in columns} for r in rows]

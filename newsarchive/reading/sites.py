@@ -14,7 +14,7 @@ from typing import Any
 from ..drift import SHARE_FIELDS, describe
 from ..media import MediaStore, media_path
 from ..store.sitefilter import runs_of
-from . import archive_path, database, page, query_string
+from . import TooSlow, archive_path, page, query_string, read
 
 DAYS = 30
 SAMPLE = 1000
@@ -162,7 +162,10 @@ def bars(days: list[dict[str, Any]], width: int = 600, height: int = 120) -> dic
 # -- pages -----------------------------------------------------------------------------------------
 
 async def sites_page(request: Any, datasette: Any) -> Any:
-    rows = await database(datasette).execute_fn(overview)
+    try:
+        rows = await read(datasette, overview)
+    except TooSlow as exc:
+        return page(datasette, "site.html", {"site": "", "slow": str(exc), "nav": "sites"}, status=503)
     return page(datasette, "sites.html", {"sites": rows, "nav": "sites"})
 
 
@@ -178,7 +181,10 @@ async def site_page(request: Any, datasette: Any) -> Any:
             if store is not None:
                 store.close()
 
-    data = await database(datasette).execute_fn(work)
+    try:
+        data = await read(datasette, work)
+    except TooSlow as exc:
+        return page(datasette, "site.html", {"site": site, "slow": str(exc), "nav": "sites"}, status=503)
     if data is None:
         return page(datasette, "site.html", {"site": site, "missing": True, "nav": "sites"}, status=404)
     return page(datasette, "site.html", {**data, "chart": bars(data["days"]), "labels": FIELD_LABELS,

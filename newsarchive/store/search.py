@@ -383,7 +383,9 @@ def section_filter(alias: str) -> str:
 
 def author_filter(alias: str) -> str:
     """SQL (one parameter, the folded author name): one of the article's authors is that one."""
-    return (f"{alias}.id IN (SELECT aa.article FROM article_authors aa JOIN authors au ON au.id = aa.author"
+    # "+": the list is a filter, never a way into the table (SQLite would otherwise probe each
+    # article of the list once per match of the search, minutes for a common author)
+    return (f"+{alias}.id IN (SELECT aa.article FROM article_authors aa JOIN authors au ON au.id = aa.author"
             " WHERE au.key = ?)")
 
 
@@ -397,11 +399,14 @@ class Filters:
     tag: str | None = None  # a tag's name, as printed (NFC, spaces collapsed)
     kind: str | None = None  # article, video, podcast, ... (the record's kind)
 
-    def needs_articles(self) -> bool:
-        """Whether a filter reads the articles table (dates are ranges of the index key)."""
-        return bool(self.site or self.section or self.author or self.tag or self.kind)
+    def needs_articles(self, lists: bool = True) -> bool:
+        """Whether a filter reads the articles table (dates are ranges of the index key); with
+        ``lists`` False, author and tag aside (checked on a list of keys instead)."""
+        return bool(self.site or self.section or self.kind or (lists and (self.author or self.tag)))
 
-    def sql(self, key: str = "f.rowid") -> tuple[str, list[Any]]:
+    def sql(self, key: str = "f.rowid", lists: bool = True) -> tuple[str, list[Any]]:
+        """AND … conditions (and their parameters) over ``a`` (articles) and the index key; with
+        ``lists`` False, without the author and tag."""
         where, params = [], []
         if self.site:  # the site's one identity (host, or host:port)
             clause, values = articles_of(self.site, "a.")
@@ -410,11 +415,11 @@ class Filters:
         if self.section:
             where.append(section_filter("a"))
             params.extend([name_key(self.section)] * 2)
-        if self.author:
+        if self.author and lists:
             where.append(author_filter("a"))
             params.append(name_key(self.author))
-        if self.tag:
-            where.append("a.id IN (SELECT t2.article FROM article_tags t2 JOIN tags t ON t.id = t2.tag"
+        if self.tag and lists:
+            where.append("+a.id IN (SELECT t2.article FROM article_tags t2 JOIN tags t ON t.id = t2.tag"
                          " WHERE t.name = ?)")
             params.append(" ".join(unicodedata.normalize("NFC", self.tag).split()))
         if self.kind:
@@ -454,64 +459,126 @@ class Results:
     window: list[int] | None = None  # the newest RELEVANCE_WINDOW results' keys, when they were read
 
 
-def _base(q: Query | None, filters: Filters) -> tuple[str, list[Any], str]:
-    """FROM … WHERE … of a search's results, its parameters, and the index-key expression."""
+LIST_DRIVEN = 50_000  # an author's or tag's articles up to this many are read as a list of index keys
+_CHUNK = 20_000  # index keys read at a time when a list of keys filters them
+
+
+def _list_of(filters: Filters) -> tuple[str, list[Any]] | None:
+    """SQL for the ids of the articles of the filter's author and tag (both: those of both), or None."""
+    parts, params = [], []
+    if filters.author:
+        parts.append("SELECT aa.article FROM article_authors aa JOIN authors au ON au.id = aa.author WHERE au.key = ?")
+        params.append(name_key(filters.author))
+    if filters.tag:
+        parts.append("SELECT t2.article FROM article_tags t2 JOIN tags t ON t.id = t2.tag WHERE t.name = ?")
+        params.append(" ".join(unicodedata.normalize("NFC", filters.tag).split()))
+    return (" INTERSECT ".join(parts), params) if parts else None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How a search's results are read: ``base`` (FROM … WHERE …) with ``params``, keyed by ``key``;
+    and, for an author or tag with up to LIST_DRIVEN articles, the set of their index keys, which
+    the keys read are checked against (reading the index alone is ~30 times cheaper per match than
+    joining each match to its article, and a common word with a rare author walks most of it)."""
+
+    base: str
+    params: list[Any]
+    key: str
+    keys: frozenset[int] | None = None
+
+    def walk(self, conn: sqlite3.Connection, n: int, *, offset: int = 0, below: int | None = None) -> list[int]:
+        """The keys of the results, newest first: ``n`` after ``offset``, below ``below``."""
+        bound = f" AND {self.key} < ?" if below is not None else ""
+        lower = [below] if below is not None else []
+        if self.keys is None:
+            return [r[0] for r in _run(conn, f"SELECT {self.key} {self.base}{bound} ORDER BY {self.key} DESC"
+                                       " LIMIT ? OFFSET ?", [*self.params, *lower, n, offset])]
+        out: list[int] = []
+        skip = offset
+        while len(out) < n and self.keys:
+            chunk = [r[0] for r in _run(conn, f"SELECT {self.key} {self.base}{bound} ORDER BY {self.key} DESC"
+                                        " LIMIT ?", [*self.params, *lower, _CHUNK])]
+            for k in chunk:
+                if k in self.keys:
+                    if skip:
+                        skip -= 1
+                    else:
+                        out.append(k)
+                        if len(out) == n:
+                            break
+            if len(chunk) < _CHUNK:
+                break
+            bound, lower = f" AND {self.key} < ?", [chunk[-1]]
+        return out
+
+
+def _plan(conn: sqlite3.Connection, q: Query | None, filters: Filters) -> _Plan:
+    """How to read the results of ``q`` (None: every article) under ``filters``."""
+    listed = _list_of(filters)
+    if listed is not None:
+        sql, values = listed
+        ids = [r[0] for r in _run(conn, f"{sql} LIMIT ?", [*values, LIST_DRIVEN + 1])]
+        if len(ids) > LIST_DRIVEN:
+            listed = None
     if q is None:  # no words: every article (search_key NULL only in an archive from before search)
         where, params = filters.sql("a.search_key")
-        return f"FROM articles a WHERE a.search_key IS NOT NULL{where}", params, "a.search_key"
-    where, params = filters.sql("f.rowid")
+        if listed is not None:  # the list's rows, then sorted: no walk of the whole archive
+            return _Plan(f"FROM articles a WHERE a.id IN ({listed[0]}) AND a.search_key IS NOT NULL{where}",
+                         [*listed[1], *params], "a.search_key")
+        return _Plan(f"FROM articles a WHERE a.search_key IS NOT NULL{where}", params, "a.search_key")
+    lists = listed is None
+    where, params = filters.sql("f.rowid", lists=lists)
     # The join to articles is made only when a filter needs it (keys are mapped to ids at the end);
     # CROSS JOIN keeps the index walk outside: driven by a site's rows instead, SQLite would probe
     # the index once per article of the site (seconds on a large site).
-    join = " CROSS JOIN articles a ON a.search_key = f.rowid" if filters.needs_articles() else ""
-    return f"FROM search_folded f{join} WHERE search_folded MATCH ?{where}", [q.folded, *params], "f.rowid"
+    join = " CROSS JOIN articles a ON a.search_key = f.rowid" if filters.needs_articles(lists) else ""
+    base = f"FROM search_folded f{join} WHERE search_folded MATCH ?{where}"
+    keys = None
+    if listed is not None:
+        keys = frozenset(k for (k,) in _run(conn, f"SELECT search_key FROM articles WHERE id IN ({listed[0]})"
+                                            " AND search_key IS NOT NULL", listed[1]))
+    return _Plan(base, [q.folded, *params], "f.rowid", keys)
 
 
 def results(conn: sqlite3.Connection, text: str, *, sort: str = "relevance", filters: Filters = Filters(),
             offset: int = 0, limit: int = 20, before: int | None = None, count: bool = True) -> Results:
     """A page of results of ``text`` (empty: every article, newest first), in one order that
     covers every result: newest first (``sort="newest"``), or by relevance — bm25 (exact-accent
-    matches first) when there are at most RELEVANCE_WINDOW matches; past that, the newest
-    RELEVANCE_WINDOW ranked by the column the words are in, then every other match newest first.
-    ``before`` (an index key, :attr:`Results.next_before`) continues the newest-first part after
-    that key at the cost of one page, however deep; ``offset`` costs a walk of the rows it skips.
-    ``count``: the total too, up to COUNT_CAP (up to RELEVANCE_WINDOW when a filter reads the
-    articles, whose rows cost more to walk), and the newest RELEVANCE_WINDOW keys (for
-    :func:`facets_of`), read once for the ranking, the count, the facets and the first pages.
-    :class:`QueryError` for a query that cannot be understood."""
+    matches first) when the query has at most RELEVANCE_WINDOW matches in the whole archive; past
+    that, the newest RELEVANCE_WINDOW results ranked by the column the words are in, then every
+    other result newest first. ``before`` (an index key, :attr:`Results.next_before`) continues the
+    newest-first part after that key at the cost of one page, however deep; ``offset`` costs a walk
+    of the results it skips. ``count``: the total too, up to COUNT_CAP (up to RELEVANCE_WINDOW
+    when a filter reads the articles, whose rows cost more to walk), and the newest
+    RELEVANCE_WINDOW keys (for :func:`facets_of`), read once for the ranking, the count, the
+    facets and the first pages. :class:`QueryError` for a query that cannot be understood."""
     q = parse_query(text) if text.strip() else None
-    base, params, key = _base(q, filters)
+    plan = _plan(conn, q, filters)
     newest = q is None or sort == "newest" or before is not None
-    window = None
-    if count or not newest:
-        window = [r[0] for r in _run(conn, f"SELECT {key} {base} ORDER BY {key} DESC LIMIT ?",
-                                     [*params, RELEVANCE_WINDOW])]
+    window = plan.walk(conn, RELEVANCE_WINDOW) if count or not newest else None
     total: int | None = None
     if before is not None:
-        keys = [r[0] for r in _run(conn, f"SELECT {key} {base} AND {key} < ? ORDER BY {key} DESC LIMIT ?",
-                                   [*params, before, limit])]
+        keys = plan.walk(conn, limit, below=before)
         cursor = keys[-1] if len(keys) == limit else None
     elif newest:
         if window is not None and (offset + limit <= len(window) or len(window) < RELEVANCE_WINDOW):
             keys = window[offset:offset + limit]
         else:
-            keys = [r[0] for r in _run(conn, f"SELECT {key} {base} ORDER BY {key} DESC LIMIT ? OFFSET ?",
-                                       [*params, limit, offset])]
+            keys = plan.walk(conn, limit, offset=offset)
         cursor = keys[-1] if len(keys) == limit else None
     else:
         assert q is not None and window is not None
-        ranked, low = _ranked(conn, q, base, params, key, window, offset + limit, limit)
+        ranked = _ranked(conn, q, plan, window, offset + limit, limit)
         keys = ranked[offset:offset + limit]
         cursor = None
-        if low is None:  # every match was ranked
+        if len(window) < RELEVANCE_WINDOW:  # every result was ranked
             total = len(ranked)
         elif offset + limit >= RELEVANCE_WINDOW:  # the page reaches the newest-first tail below the window
-            tail_offset = max(0, offset - RELEVANCE_WINDOW)
-            tail = [r[0] for r in _run(conn, f"SELECT {key} {base} AND {key} < ? ORDER BY {key} DESC LIMIT ? OFFSET ?",
-                                       [*params, low, limit - len(keys), tail_offset])]
+            tail = plan.walk(conn, limit - len(keys), offset=max(0, offset - RELEVANCE_WINDOW), below=window[-1])
             keys += tail
             if len(keys) == limit:
-                cursor = keys[-1] if tail else low
+                cursor = keys[-1] if tail else window[-1]
     cap = COUNT_CAP
     if total is None and window is not None:
         if len(window) < RELEVANCE_WINDOW:
@@ -519,21 +586,22 @@ def results(conn: sqlite3.Connection, text: str, *, sort: str = "relevance", fil
         elif filters.needs_articles():
             total, cap = RELEVANCE_WINDOW + 1, RELEVANCE_WINDOW  # "more than 2,000"
         else:
-            total = _run(conn, f"SELECT count(*) FROM (SELECT 1 {base} LIMIT ?)", [*params, COUNT_CAP + 1])[0][0]
+            total = _run(conn, f"SELECT count(*) FROM (SELECT 1 {plan.base} LIMIT ?)",
+                         [*plan.params, COUNT_CAP + 1])[0][0]
     total = total if total is not None else -1
     return Results(_ids(conn, keys), keys, min(total, cap), 0 <= total <= cap, cursor, window)
 
 
-def _ranked(conn: sqlite3.Connection, q: Query, base: str, params: list[Any], key: str, window: list[int],
-            need: int, limit: int) -> tuple[list[int], int | None]:
-    """The relevance order's first ``need`` keys (at least): every match ranked, or the newest
-    RELEVANCE_WINDOW (``window``, newest first) ranked; and the window's lowest key when the window
-    was full (None: every match is in the list)."""
-    low = None
-    if len(window) == RELEVANCE_WINDOW:
-        # More matches than that: bm25 would walk every matching row of the whole archive for its
-        # term statistics (seconds on a million articles), so the window is ranked by where the
-        # words are: title, then sapo, then captions, then body (column filters over the window's
+def _ranked(conn: sqlite3.Connection, q: Query, plan: _Plan, window: list[int], need: int, limit: int) -> list[int]:
+    """The relevance order's first ``need`` keys (at least), from the newest RELEVANCE_WINDOW
+    results (``window``, newest first)."""
+    if not window:
+        return []
+    if len(window) == RELEVANCE_WINDOW or _more_matches_than(conn, q, RELEVANCE_WINDOW):
+        # The query matches more than that in the archive: bm25 would walk every match of the
+        # whole index for its term statistics (seconds on a million articles, and again for each
+        # result of a filter), so the window is ranked by where the words are: title, then sapo,
+        # then captions, then body, newest first within each (column filters over the window's
         # key range only).
         low = window[-1]
         tiers: dict[int, float] = {}
@@ -544,12 +612,20 @@ def _ranked(conn: sqlite3.Connection, q: Query, base: str, params: list[Any], ke
         scored = [(k, tiers.get(k, 0.0)) for k in window]
     else:
         weights = ", ".join(str(w) for w in WEIGHTS)
-        scored = _run(conn, f"SELECT {key}, bm25(search_folded, {weights}) {base}", params)
+        scored = _run(conn, f"SELECT {plan.key}, bm25(search_folded, {weights}) {plan.base}", plan.params)
+        if plan.keys is not None:
+            scored = [r for r in scored if r[0] in plan.keys]
     scored.sort(key=lambda r: (r[1], -r[0]))
     ranked = [r[0] for r in scored]
     if q.exact is not None:
         ranked = _exact_first(conn, q.exact, ranked, need, max(EXACT_WINDOW, limit))
-    return ranked, low
+    return ranked
+
+
+def _more_matches_than(conn: sqlite3.Connection, q: Query, n: int) -> bool:
+    """Whether the query alone (no filter) matches more than ``n`` articles: a walk of the index only."""
+    return _run(conn, "SELECT count(*) FROM (SELECT 1 FROM search_folded WHERE search_folded MATCH ? LIMIT ?)",
+                [q.folded, n + 1])[0][0] > n
 
 
 def search(conn: sqlite3.Connection, text: str, *, limit: int = 20, sort: str = "relevance",
@@ -569,9 +645,7 @@ class Facets:
 def facets(conn: sqlite3.Connection, text: str, filters: Filters = Filters(), window: int = FACET_WINDOW) -> Facets:
     """Results per site, section and kind, over the newest ``window`` results (all when fewer)."""
     q = parse_query(text) if text.strip() else None
-    base, params, key = _base(q, filters)
-    keys = [r[0] for r in _run(conn, f"SELECT {key} {base} ORDER BY {key} DESC LIMIT ?", [*params, window])]
-    return facets_of(conn, keys, window)
+    return facets_of(conn, _plan(conn, q, filters).walk(conn, window), window)
 
 
 def facets_of(conn: sqlite3.Connection, keys: list[int], window: int = FACET_WINDOW) -> Facets:
