@@ -23,7 +23,6 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from ..media import MediaStore, media_path
 from ..store import search as fts
 from . import TooSlow, archive_path, page, query_string, read
 
@@ -161,19 +160,13 @@ def _marked(text: str) -> Markup:
     return Markup(str(escape(text)).replace(_MARK[0], "<mark>").replace(_MARK[1], "</mark>"))
 
 
-def _media(datasette: Any) -> MediaStore | None:
-    path = media_path(archive_path(datasette))
-    return MediaStore(path, readonly=True) if path.exists() else None
-
-
 async def _execute(datasette: Any, req: Request, *, facets: bool, count: bool = True) -> dict[str, Any]:
+    from .article import media_store  # the media file, kept open per thread (None: unreadable, no images)
+
+    path = archive_path(datasette)
+
     def work(conn: sqlite3.Connection) -> dict[str, Any]:
-        media = _media(datasette)
-        try:
-            return run_search(conn, req, media, facets=facets, count=count)
-        finally:
-            if media is not None:
-                media.close()
+        return run_search(conn, req, media_store(path), facets=facets, count=count)
 
     return await read(datasette, work)
 

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ..drift import SHARE_FIELDS, describe
-from ..media import MediaStore, media_path
+from ..media import MediaStore
 from ..store.sitefilter import runs_of
 from . import TooSlow, archive_path, page, query_string, read
 
@@ -171,15 +171,12 @@ async def sites_page(request: Any, datasette: Any) -> Any:
 
 async def site_page(request: Any, datasette: Any) -> Any:
     site = request.url_vars["site"]
-    path = media_path(archive_path(datasette))
+    from .article import media_store  # the media file, kept open per thread (None: unreadable)
+
+    path = archive_path(datasette)
 
     def work(conn: sqlite3.Connection) -> dict[str, Any] | None:
-        store = MediaStore(path, readonly=True) if path.exists() else None
-        try:
-            return site_detail(conn, store, site)
-        finally:
-            if store is not None:
-                store.close()
+        return site_detail(conn, media_store(path), site)
 
     try:
         data = await read(datasette, work)
