@@ -1249,6 +1249,8 @@ def import_warc(file: Path, db_path: Path | None) -> None:
     summary = (f"{report.pages} HTML pages read: {report.new} new, {report.revised} revised, {report.unchanged}"
                f" unchanged, {report.not_articles} not articles; media files: {report.media['stored']} stored,"
                f" {report.media['rejected']} refused (not what they were served as)")
+    if report.truncated:  # cut short by the WARC's writer (WARC-Truncated): not imported
+        summary += f", {len(report.truncated)} record(s) marked truncated skipped, first: {report.truncated[0]}"
     if report.extractor_errors:  # parser bugs: those pages are not imported, and the import is no success
         summary += (f", {len(report.extractor_errors)} extractor error(s) (import again after the fix), first:"
                     f" {report.extractor_errors[0]}")

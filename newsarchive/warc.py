@@ -125,10 +125,12 @@ def _when(value: str | None) -> datetime | None:
         return None
 
 
-def read_pages(stream: BinaryIO, media_sink: Any = None) -> Iterator[WarcPage]:
+def read_pages(stream: BinaryIO, media_sink: Any = None, truncated: list[str] | None = None) -> Iterator[WarcPage]:
     """The HTML pages of a WARC: 200 responses (and resource records) whose type is HTML, bodies
-    decoded (chunked transfer, gzip), with their target URI, headers and date. Raises
-    :class:`WarcError` where the file stops making sense; what was yielded before stands."""
+    decoded (chunked transfer, gzip), with their target URI, headers and date. A record its writer
+    marked ``WARC-Truncated`` (a size or time limit, a dropped connection) is no page and no file:
+    its URL goes to ``truncated``. Raises :class:`WarcError` where the file stops making sense;
+    what was yielded before stands."""
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
@@ -141,6 +143,11 @@ def read_pages(stream: BinaryIO, media_sink: Any = None) -> Iterator[WarcPage]:
                 continue
             url = rec.rec_headers.get_header("WARC-Target-URI")
             if not url or not url.lower().startswith(("http://", "https://")):
+                continue
+            # half an article, or a cut image that still reads as one: neither is what was served
+            if rec.rec_headers.get_header("WARC-Truncated"):
+                if truncated is not None:
+                    truncated.append(url)
                 continue
             if rec.rec_type == "response":
                 if rec.http_headers is None or rec.http_headers.get_statuscode() != "200":
@@ -207,6 +214,7 @@ class ImportReport:
     unchanged: int = 0
     not_articles: int = 0
     extractor_errors: list[str] = field(default_factory=list)  # parser bugs: those pages were not imported
+    truncated: list[str] = field(default_factory=list)  # records marked WARC-Truncated: not imported
     error: str | None = None
 
 
@@ -244,7 +252,7 @@ def import_warc(archive: Archive, stream: BinaryIO, *, batch: int = 100, media: 
         report.media["stored"] += 1  # type: ignore[attr-defined]
 
     try:
-        for item in read_pages(stream, keep_media if media is not None else None):
+        for item in read_pages(stream, keep_media if media is not None else None, report.truncated):
             report.pages += 1
             try:
                 record = extract(item.page.body, item.page.url, headers=item.page.headers, fetched_at=item.fetched)

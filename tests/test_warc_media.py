@@ -301,3 +301,38 @@ def test_a_revised_articles_older_version_is_exported_with_its_own_images(tmp_pa
     assert uris.count(page) == 2  # both versions of the page
     # the new version's image and the one the older version showed (still held), each once
     assert uris.count(f"{media_base}2026/moi/anh-thay.png") == 1 and uris.count(old_src) == 1
+
+
+def test_import_warc_skips_records_marked_truncated(tmp_path: Path) -> None:
+    """A writer that hit a size or time limit marks the record WARC-Truncated: a cut image still
+    reads as an image (its header is whole) and a cut page as a shorter article; neither is kept."""
+    from importlib import resources
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from newsarchive.warc import import_warc
+
+    page = resources.files("newsarchive.demo").joinpath("article.html").read_bytes()
+    png = demo_png("cut", 40, 30)
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=True)
+    entries = [("https://baodemo.vn/cat-ngang-100001.html", "text/html; charset=utf-8", page[: len(page) // 2], True),
+               ("https://x.1cdn.vn/cut.png", "image/png", png[:200], True),
+               ("https://x.1cdn.vn/whole.png", "image/png", png, False)]
+    for url, ctype, body, cut in entries:
+        http = StatusAndHeaders("200 OK", [("Content-Type", ctype), ("Content-Length", str(len(body)))],
+                                protocol="HTTP/1.1")
+        writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body), length=len(body),
+                                                      http_headers=http,
+                                                      warc_headers_dict={"WARC-Truncated": "length"} if cut else {}))
+    buf.seek(0)
+    with Archive(tmp_path / "a.db") as archive, MediaStore(media_path(tmp_path / "a.db")) as media:
+        report = import_warc(archive, buf, media=media)
+        held = media.held([u for u, *_ in entries])
+        assert archive.count() == 0
+    assert report.truncated == [entries[0][0], entries[1][0]] and report.error is None
+    assert set(held) == {"https://x.1cdn.vn/whole.png"}
+    (tmp_path / "t.warc.gz").write_bytes(buf.getvalue())
+    out = run_cli("import-warc", str(tmp_path / "t.warc.gz"), "--db", str(tmp_path / "b.db"))
+    assert out.returncode == 0 and "2 record(s) marked truncated skipped" in out.stderr, out.stderr
