@@ -603,11 +603,12 @@ def _ranked(conn: sqlite3.Connection, q: Query, plan: _Plan, window: list[int], 
         # result of a filter), so the window is ranked by where the words are: title, then sapo,
         # then captions, then body, newest first within each (column filters over the window's
         # key range only).
-        low = window[-1]
+        # (both ends: with a date filter, or the key list of a filter, the window can lie far back)
+        low, high = window[-1], window[0]
         tiers: dict[int, float] = {}
         for tier, column in enumerate(("captions", "sapo", "title")):  # later tiers overwrite earlier
-            for (k,) in _run(conn, "SELECT rowid FROM search_folded WHERE search_folded MATCH ? AND rowid >= ?",
-                             [f"{column} : ({q.folded})", low]):
+            for (k,) in _run(conn, "SELECT rowid FROM search_folded WHERE search_folded MATCH ?"
+                             " AND rowid BETWEEN ? AND ?", [f"{column} : ({q.folded})", low, high]):
                 tiers[k] = -(tier + 1.0)
         scored = [(k, tiers.get(k, 0.0)) for k in window]
     else:
