@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -55,15 +56,22 @@ async def read(datasette: Any, fn: Any) -> Any:
     from datasette.utils import sqlite_timelimit
 
     limit = datasette.setting("sql_time_limit_ms")
+    started: list[float] = []
 
     def work(conn: Any) -> Any:
+        started.append(time.perf_counter())
         with sqlite_timelimit(conn, limit):
             return fn(conn)
 
     try:
         return await database(datasette).execute_fn(work)
-    except sqlite3.OperationalError as exc:
-        if "interrupted" in str(exc):
+    except Exception as exc:
+        # stopped mid-statement ("interrupted"), or while SQLite was opening the full-text index
+        # ("vtable constructor failed"), maybe re-raised by the library as its own error: either
+        # way, an SQLite error past the deadline
+        cause = exc if isinstance(exc, sqlite3.OperationalError) else exc.__cause__
+        late = bool(started) and (time.perf_counter() - started[0]) * 1000 >= limit
+        if isinstance(cause, sqlite3.OperationalError) and ("interrupted" in str(cause) or late):
             raise TooSlow(f"the page's queries took longer than {limit} ms and were stopped") from exc
         raise
 
