@@ -352,3 +352,16 @@ def test_serve_is_local_unless_told_and_warns(built: Path, monkeypatch: pytest.M
     assert quiet.exit_code == 0 and "warning" not in quiet.output and "http://127.0.0.1:" in quiet.output
     loud = CliRunner().invoke(cli, ["serve", "--db", str(built), "--port", "0", "--host", "0.0.0.0"])
     assert loud.exit_code == 0 and "warning: --host 0.0.0.0 lets anyone" in loud.output
+
+
+def test_plain_datasette_gives_the_reading_room(built: Path) -> None:
+    """`datasette archive.db` with newsarchive installed: the plugin's entry point brings the pages."""
+    from datasette.app import Datasette
+    from datasette.plugins import pm
+
+    if pm.get_plugin("newsarchive") is None:
+        pytest.skip("newsarchive's datasette entry point is not installed (pip install -e .)")
+    plain = Datasette([str(built)])
+    page = get(plain, "/?q=dien+bien")
+    assert page.status_code == 200 and "Điện Biên đón khách du lịch" in page.text
+    assert get(plain, "/sites").status_code == 200 and get(plain, "/archive").status_code == 200
