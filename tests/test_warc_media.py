@@ -77,7 +77,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     with sqlite3.connect(media_path(db)) as m:
         held = {u: Held(u, sha, mime, bytes(body), when) for u, sha, mime, body, when in m.execute(
             "SELECT u.url, m.sha256, m.mime, m.body, u.fetched_at FROM media_urls u JOIN media m USING (sha256)")}
-    assert held and all(held for held in refs.values())
+    assert held and all(refs.values())  # every article references media
     return Exported(db, warc, pages, refs, held)
 
 
