@@ -595,7 +595,7 @@ def _export_warc(archive: Archive, output: Path | None, wanted: set[int] | None,
     with output_stream(output, binary=True) as out:
         n = export_warc(archive, out, ids, media=held)
     held.close()
-    click.echo(f"wrote {n} response records{f' to {output}' if output else ''}", err=True)
+    click.echo(f"wrote {n} records (pages and media){f' to {output}' if output else ''}", err=True)
 
 
 CSV_COLUMNS = ("id", "url", "site", "article_id", "kind", "title", "sapo", "dateline", "authors", "published_at",

@@ -414,6 +414,29 @@ class MediaStore:
             raise
         return sha, new
 
+    def link(self, url: str, sha256: str, *, status: int = 200, headers: Mapping[str, Any] | None = None,
+             fetched_at: str | None = None) -> bool:
+        """``url`` served a file already held (a WARC's revisit record of it): keep it as that file's
+        URL. False when no such file is held."""
+        flat = {str(k): (", ".join(v) if isinstance(v, list | tuple) else str(v)) for k, v in (headers or {}).items()}
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            if c.execute("SELECT 1 FROM media WHERE sha256 = ?", (sha256,)).fetchone() is None:
+                c.execute("ROLLBACK")
+                return False
+            c.execute("INSERT OR REPLACE INTO media_urls(url, sha256, status, headers, etag, last_modified, fetched_at)"
+                      " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      (url, sha256, status, json.dumps(flat, ensure_ascii=False) if flat else None,
+                       _header(headers, "ETag"), _header(headers, "Last-Modified"), fetched_at or _now()))
+            c.execute("DELETE FROM media_failures WHERE url = ?", (url,))
+            c.execute("COMMIT")
+        except BaseException:
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            raise
+        return True
+
     def fail(self, url: str, site: str | None, error: str) -> None:
         now = _now()
         self.conn.execute(

@@ -6,7 +6,9 @@ module only maps stored pages to records and back.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -36,8 +38,9 @@ def export_warc(archive: Archive, out: BinaryIO, articles: Iterable[int], media:
     """Write every stored page of ``articles`` (oldest fetch first within an article) as WARC 1.1
     response records (a page read from a local file, with no HTTP exchange, as a resource record),
     each followed by the held media files the article references (``media``: a MediaStore), as
-    response records of their own URLs, each file once. Returns the number of records written
-    after the warcinfo record."""
+    response records of their own URLs, each URL once; a file already written at another URL (the
+    same bytes) is a ``revisit`` record of that one (WARC 1.1 identical-payload-digest, which pywb
+    resolves). Returns the number of records written after the warcinfo record."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
@@ -49,6 +52,7 @@ def export_warc(archive: Archive, out: BinaryIO, articles: Iterable[int], media:
     writer.write_record(writer.create_warcinfo_record("newsarchive.warc.gz", info))
     written = 0
     media_written: set[str] = set()
+    first_of: dict[str, tuple[str, str]] = {}  # SHA-256 → URL and date of its response record
     for article in articles:
         pages = list(archive.pages(article))
         for page in pages:
@@ -75,16 +79,28 @@ def export_warc(archive: Archive, out: BinaryIO, articles: Iterable[int], media:
                 continue
             media_written.add(ref.url)
             status, headers, body, fetched = served
-            mime = media.held([ref.url])[ref.url].mime
+            held = media.held([ref.url])[ref.url]
             pairs = [(k, v) for k, v in headers.items() if k.lower() not in _TRANSFER_HEADERS]
-            pairs = _measured_type(pairs, mime)
+            pairs = _measured_type(pairs, held.mime)
             pairs.append(("Content-Length", str(len(body))))
             http = StatusAndHeaders(f"{status} {_REASONS.get(status, 'OK')}", pairs, protocol="HTTP/1.1")
-            writer.write_record(writer.create_warc_record(
-                ref.url, "response", payload=io.BytesIO(body), length=len(body), http_headers=http,
-                warc_headers_dict={"WARC-Date": _warc_date(fetched)}))
+            date = _warc_date(fetched)
+            if held.sha256 in first_of:  # the same bytes at another URL: a revisit of the first record
+                first_url, first_date = first_of[held.sha256]
+                record = writer.create_revisit_record(ref.url, payload_digest(body), first_url, first_date,
+                                                      http_headers=http, warc_headers_dict={"WARC-Date": date})
+            else:
+                first_of[held.sha256] = (ref.url, date)
+                record = writer.create_warc_record(ref.url, "response", payload=io.BytesIO(body), length=len(body),
+                                                   http_headers=http, warc_headers_dict={"WARC-Date": date})
+            writer.write_record(record)
             written += 1
     return written
+
+
+def payload_digest(body: bytes) -> str:
+    """The WARC payload digest warcio writes and CDX indexes carry: SHA-1, base 32."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
 
 
 def _page_refs(page: RawPage) -> list[Any]:
@@ -139,7 +155,7 @@ def read_pages(stream: BinaryIO, media_sink: Any = None, truncated: list[str] | 
         for rec in _quietly(ArchiveIterator(stream, check_digests=True), quiet):
             if not str(rec.format).startswith("warc"):
                 raise WarcError(f"not a WARC file (a record reads as {rec.format or 'nothing known'})")
-            if rec.rec_type not in ("response", "resource"):
+            if rec.rec_type not in ("response", "resource", "revisit"):
                 continue
             url = rec.rec_headers.get_header("WARC-Target-URI")
             if not url or not url.lower().startswith(("http://", "https://")):
@@ -149,7 +165,7 @@ def read_pages(stream: BinaryIO, media_sink: Any = None, truncated: list[str] | 
                 if truncated is not None:
                     truncated.append(url)
                 continue
-            if rec.rec_type == "response":
+            if rec.rec_type in ("response", "revisit"):
                 if rec.http_headers is None or rec.http_headers.get_statuscode() != "200":
                     continue
                 ctype = rec.http_headers.get_header("Content-Type") or ""
@@ -161,14 +177,21 @@ def read_pages(stream: BinaryIO, media_sink: Any = None, truncated: list[str] | 
             else:
                 ctype = rec.rec_headers.get_header("Content-Type") or ""
                 headers, status = None, None
+            when = _when(rec.rec_headers.get_header("WARC-Date"))
+            digest = rec.rec_headers.get_header("WARC-Payload-Digest")
+            if rec.rec_type == "revisit":  # the same bytes as an earlier record: a media file's other URL
+                kind = ctype.split("/")[0].strip().lower()
+                if (media_sink is not None and kind in _MEDIA_MAXSIZE and digest and (rec.rec_headers.get_header(
+                        "WARC-Profile") or "").endswith("/identical-payload-digest")):
+                    media_sink(url, kind, None, headers, dates.utc_iso(when) if when else None, digest)
+                continue
             if ctype and "html" not in ctype.lower():
                 kind = ctype.split("/")[0].strip().lower()
                 if media_sink is not None and status == 200 and kind in _MEDIA_MAXSIZE:
                     body = rec.content_stream().read(_MEDIA_MAXSIZE[kind] + 1)
                     if len(body) <= _MEDIA_MAXSIZE[kind]:  # a larger file is not archived (as a crawl)
                         _check_whole(rec, url)  # a flipped bit in an image still measures as an image
-                        when = _when(rec.rec_headers.get_header("WARC-Date"))
-                        media_sink(url, kind, body, headers, dates.utc_iso(when) if when else None)
+                        media_sink(url, kind, body, headers, dates.utc_iso(when) if when else None, digest)
                 continue
             if (rec.length or 0) > MAX_PAGE:
                 continue
@@ -176,7 +199,6 @@ def read_pages(stream: BinaryIO, media_sink: Any = None, truncated: list[str] | 
             if len(body) > MAX_PAGE:  # inflated past the limit (a compression bomb in the archive)
                 continue
             _check_whole(rec, url)
-            when = _when(rec.rec_headers.get_header("WARC-Date"))
             fetched = dates.utc_iso(when) if when else None
             yield WarcPage(RawPage(url, body, status, headers, fetched), when)
     except (ArchiveLoadFailed, EOFError, OSError, ValueError) as exc:
@@ -192,6 +214,21 @@ def _check_whole(rec: Any, url: str) -> None:
     problems = getattr(getattr(rec, "digest_checker", None), "problems", None)
     if problems:
         raise WarcError(f"the record of {url} fails its digest ({problems[0]})")
+
+
+def _digest_key(value: str | None) -> tuple[str, bytes] | None:
+    """A WARC digest (``sha1:`` and base 32, or hex) as its algorithm and raw bytes, to compare."""
+    if not value or ":" not in value:
+        return None
+    algorithm, text = value.split(":", 1)
+    text = text.strip()
+    try:
+        size = hashlib.new(algorithm.strip().lower()).digest_size
+        raw = (base64.b16decode(text, casefold=True) if len(text) == 2 * size
+               else base64.b32decode(text + "=" * (-len(text) % 8), casefold=True))
+    except (ValueError, TypeError):
+        return None
+    return (algorithm.strip().lower(), raw) if len(raw) == size else None
 
 
 def _quietly(records: Iterable[Any], sink: io.StringIO) -> Iterator[Any]:
@@ -241,14 +278,25 @@ def import_warc(archive: Archive, stream: BinaryIO, *, batch: int = 100, media: 
             setattr(report, result.status, getattr(report, result.status) + 1)
         pending.clear()
 
-    def keep_media(url: str, kind: str, body: bytes, headers: dict[str, str] | None, fetched: str | None) -> None:
+    stored: dict[tuple[str, bytes], tuple[str, str]] = {}  # payload digest → SHA-256 and kind of a stored file
+
+    def keep_media(url: str, kind: str, body: bytes | None, headers: dict[str, str] | None, fetched: str | None,
+                   digest: str | None) -> None:
+        key = _digest_key(digest)
+        if body is None:  # a revisit: the file of an earlier record of this WARC, at another URL
+            sha, stored_kind = stored.get(key, ("", "")) if key else ("", "")
+            if sha and stored_kind == kind and media.link(url, sha, headers=headers, fetched_at=fetched):
+                report.media["stored"] += 1  # type: ignore[attr-defined]
+            return
         ctype = next((v for k, v in (headers or {}).items() if k.lower() == "content-type"), None)
         try:
             measured = measure(body, kind, ctype)
         except Rejected:
             report.media["rejected"] += 1  # type: ignore[attr-defined]
             return
-        media.store(url, body, measured, headers=headers, fetched_at=fetched)
+        sha, _ = media.store(url, body, measured, headers=headers, fetched_at=fetched)
+        if key:  # (the digest was checked against the bytes as they were read)
+            stored[key] = (sha, kind)
         report.media["stored"] += 1  # type: ignore[attr-defined]
 
     try:

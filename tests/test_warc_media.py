@@ -18,6 +18,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,36 +86,51 @@ def sha1_b32(body: bytes) -> str:
     return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
 
 
-def test_every_referenced_file_is_a_response_record_with_the_stored_bytes(exported: Exported) -> None:
+def test_every_referenced_file_is_in_the_warc_once_with_the_stored_bytes(exported: Exported) -> None:
+    """Each file is one response record (its first URL in the file); the same bytes at another URL
+    are a revisit record of it (WARC 1.1 identical-payload-digest)."""
     records: dict[str, list[dict]] = {}
+    order: list[str] = []
     with exported.warc.open("rb") as f:
         for rec in ArchiveIterator(f, check_digests=True):
             uri = rec.rec_headers.get_header("WARC-Target-URI")
-            body = rec.content_stream().read()
+            order.append(uri)
             records.setdefault(uri, []).append({
                 "type": rec.rec_type, "status": rec.http_headers.statusline if rec.http_headers else None,
-                "headers": dict(rec.http_headers.headers) if rec.http_headers else {}, "body": body,
-                "payload_digest": rec.rec_headers.get_header("WARC-Payload-Digest"),
-                "date": rec.rec_headers.get_header("WARC-Date"),
+                "headers": dict(rec.http_headers.headers) if rec.http_headers else {},
+                "body": rec.content_stream().read(), "warc": dict(rec.rec_headers.headers),
                 "digest_problems": list(rec.digest_checker.problems)})
     referenced = {u for urls in exported.refs.values() for u in urls}
     assert referenced <= set(exported.held)  # the crawl held everything (else this test proves little)
-    kinds = set()
-    for url in referenced:
+    kinds, revisits, responses = set(), 0, Counter()
+    for url in sorted(referenced, key=order.index):
         held = exported.held[url]
-        assert len(records.get(url, [])) == 1, f"{url}: {len(records.get(url, []))} records"  # each file once
+        assert len(records.get(url, [])) == 1, f"{url}: {len(records.get(url, []))} records"  # each URL once
         (rec,) = records[url]
-        assert rec["type"] == "response" and rec["status"] == "200 OK"
-        assert rec["body"] == held.body and hashlib.sha256(rec["body"]).hexdigest() == held.sha256
+        assert rec["status"] == "200 OK" and rec["digest_problems"] == []
         # warcio's (and the CDX world's) digest: SHA-1 in base 32, of exactly the stored bytes
-        assert rec["payload_digest"] == sha1_b32(held.body) and rec["digest_problems"] == []
+        assert rec["warc"]["WARC-Payload-Digest"] == sha1_b32(held.body)
         headers = {k.lower(): v for k, v in rec["headers"].items()}
         assert headers["content-type"].split(";")[0] == held.mime
         assert headers["content-length"] == str(len(held.body))
         assert "content-encoding" not in headers and "transfer-encoding" not in headers
-        assert rec["date"] == held.fetched_at  # when it was fetched (UTC, ISO 8601)
+        assert rec["warc"]["WARC-Date"] == held.fetched_at  # when it was fetched (UTC, ISO 8601)
+        if rec["type"] == "response":
+            assert rec["body"] == held.body and hashlib.sha256(rec["body"]).hexdigest() == held.sha256
+            responses[held.sha256] += 1
+        else:
+            assert rec["type"] == "revisit" and rec["body"] == b""
+            assert rec["warc"]["WARC-Profile"].endswith("/revisit/identical-payload-digest")
+            first = rec["warc"]["WARC-Refers-To-Target-URI"]
+            assert order.index(first) < order.index(url)  # refers back to a response already read
+            assert [r["type"] for r in records[first]] == ["response"] and records[first][0]["body"] == held.body
+            assert rec["warc"]["WARC-Refers-To-Date"] == records[first][0]["warc"]["WARC-Date"]
+            revisits += 1
         kinds.add(held.mime)
     assert {"image/png", "audio/mpeg"} <= kinds
+    # each file's bytes once in the WARC, however many URLs serve them (the og:image thumbnails here)
+    assert set(responses.values()) == {1} and set(responses) == {exported.held[u].sha256 for u in referenced}
+    assert revisits == len(referenced) - len(responses) > 0
     for page in exported.pages.values():  # the pages are there too, before their media
         assert any(r["body"] == page.body and r["status"] == "200 OK" for r in records[page.url])
 
