@@ -27,11 +27,13 @@ import pytest
 from conftest import run_cli
 from test_store import rec
 from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from newsarchive.demo.site import DemoMediaHost, DemoSite, demo_png, serve, serve_media
 from newsarchive.media import MediaStore, measure, media_path, references, write_refs
 from newsarchive.store import Archive, RawPage
-from newsarchive.warc import export_warc
+from newsarchive.warc import export_warc, import_warc, payload_digest
 
 CRAWL = ["-q", "--since", "2020-01-01", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
          "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "NEWSARCHIVE_ALLOW_PRIVATE=True"]
@@ -324,11 +326,6 @@ def test_import_warc_skips_records_marked_truncated(tmp_path: Path) -> None:
     reads as an image (its header is whole) and a cut page as a shorter article; neither is kept."""
     from importlib import resources
 
-    from warcio.statusandheaders import StatusAndHeaders
-    from warcio.warcwriter import WARCWriter
-
-    from newsarchive.warc import import_warc
-
     page = resources.files("newsarchive.demo").joinpath("article.html").read_bytes()
     png = demo_png("cut", 40, 30)
     buf = io.BytesIO()
@@ -352,3 +349,30 @@ def test_import_warc_skips_records_marked_truncated(tmp_path: Path) -> None:
     (tmp_path / "t.warc.gz").write_bytes(buf.getvalue())
     out = run_cli("import-warc", str(tmp_path / "t.warc.gz"), "--db", str(tmp_path / "b.db"))
     assert out.returncode == 0 and "2 record(s) marked truncated skipped" in out.stderr, out.stderr
+
+
+def test_import_warc_links_a_revisit_only_to_a_file_of_the_same_kind_read_before(tmp_path: Path) -> None:
+    png = demo_png("shared", 40, 30)
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=True, warc_version="1.1")
+
+    def http(ctype: str) -> StatusAndHeaders:
+        return StatusAndHeaders("200 OK", [("Content-Type", ctype), ("Content-Length", str(len(png)))],
+                                protocol="HTTP/1.1")
+
+    first = "https://x.1cdn.vn/a.png"
+    writer.write_record(writer.create_warc_record(first, "response", payload=io.BytesIO(png), length=len(png),
+                                                  http_headers=http("image/png")))
+    when = "2026-11-29T10:00:00Z"
+    for url, digest, ctype in (("https://x.1cdn.vn/thumbs/a.png", payload_digest(png), "image/png"),
+                               ("https://x.1cdn.vn/other.png", payload_digest(b"other bytes"), "image/png"),
+                               ("https://x.1cdn.vn/a.mp3", payload_digest(png), "audio/mpeg")):
+        writer.write_record(writer.create_revisit_record(url, digest, first, when, http_headers=http(ctype)))
+    buf.seek(0)
+    with Archive(tmp_path / "a.db") as archive, MediaStore(media_path(tmp_path / "a.db")) as media:
+        report = import_warc(archive, buf, media=media)
+        held = media.held(["https://x.1cdn.vn/thumbs/a.png", "https://x.1cdn.vn/other.png", "https://x.1cdn.vn/a.mp3",
+                           first])
+    assert report.error is None and report.media["stored"] == 2
+    assert set(held) == {first, "https://x.1cdn.vn/thumbs/a.png"}
+    assert held[first].sha256 == held["https://x.1cdn.vn/thumbs/a.png"].sha256 == hashlib.sha256(png).hexdigest()
