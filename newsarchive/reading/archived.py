@@ -74,10 +74,22 @@ MAX_DEPTH = 400  # lxml stops at 256 levels without huge_tree; a bound of our ow
 # hostile 16 MiB page could have a million): past them the rest of the page is left out, said so
 MAX_ELEMENTS = 100_000
 MAX_MEDIA = 2_000  # images and players whose address is looked up in the archive
+# bounds on what reaches the parser: libxml2's work grows with the markup given, not with what is
+# written, so a hostile page is cut before parsing (said so on the page). Characters: the crawl
+# keeps pages up to 16 MiB. Tags ("<"): a page cut past them still fills MAX_ELEMENTS.
+MAX_SOURCE = 16 * 1024 * 1024
+MAX_TAGS = 250_000
+# attributes per tag: libxml2 checks each new attribute against every earlier one of its tag, so a
+# tag of n distinct attributes costs n**2 (100,000 in an 890 KB page: 42 s of CPU); the rest of a
+# tag's attributes past this many are cut before parsing (a real tag has a few dozen)
+MAX_ATTRS = 64
+MAX_CSS = 2 * 1024 * 1024  # characters of one stylesheet (a larger one is dropped whole)
 
 # CSS that could fetch: url(), image-set() and the like (strings inside them are addresses), @import
 _CSS_FETCH = re.compile(r"(?:url|image|image-set|-webkit-image-set|cross-fade|-webkit-cross-fade|src|element)\s*\(",
                         re.IGNORECASE)
+_CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|\Z)", re.DOTALL)  # to the end when unclosed: one pass, linear
+_PAREN = re.compile(r"[()]")
 _CSS_IMPORT = re.compile(r"@import[^;]*;?", re.IGNORECASE)
 _CSS_BAD = re.compile(r"\\|expression|javascript|behavior|binding|@namespace|</", re.IGNORECASE)
 # a link target kept as text: http(s), or relative (javascript:, data: and the like are not kept at all)
@@ -88,7 +100,9 @@ _LAZY = ("data-src", "data-original", "data-lazy-src", "data-lazy", "data-srcset
 
 
 def clean_style_attr(value: str) -> str | None:
-    if _CSS_BAD.search(value) or _CSS_FETCH.search(value) or "@" in value:
+    # a comment is a space to CSS: "url/**/(" is no function, but checked as "url (" all the same
+    value = _CSS_COMMENT.sub(" ", value)
+    if len(value) > MAX_CSS or _CSS_BAD.search(value) or _CSS_FETCH.search(value) or "@" in value:
         return None
     return value
 
@@ -96,17 +110,19 @@ def clean_style_attr(value: str) -> str | None:
 def clean_stylesheet(css: str) -> str | None:
     """A ``<style>`` element's text without anything that fetches (None: dropped whole, when it has
     escapes or constructs that could hide a fetch)."""
-    if _CSS_BAD.search(css):
+    if len(css) > MAX_CSS or _CSS_BAD.search(css):
         return None
-    css = _CSS_IMPORT.sub("", css)
+    css = _CSS_IMPORT.sub("", _CSS_COMMENT.sub(" ", css))
     out, i = [], 0
     for m in _CSS_FETCH.finditer(css):  # the function and its balanced parentheses become "none"
         if m.start() < i:
             continue
-        depth, j = 1, m.end()
-        while j < len(css) and depth:
-            depth += {"(": 1, ")": -1}.get(css[j], 0)
-            j += 1
+        depth, j = 1, len(css)  # unclosed: to the end
+        for p in _PAREN.finditer(css, m.end()):  # parentheses only (a character loop took 12 s on 8 MB)
+            depth += 1 if p.group() == "(" else -1
+            if not depth:
+                j = p.end()
+                break
         out.append(css[i:m.start()] + "none")
         i = j
     out.append(css[i:])
@@ -134,12 +150,13 @@ def inert_html(text: str, page_url: str, held: Callable[[Iterable[str]], dict[st
     """The page rebuilt from the allowlist (module docstring). ``held(urls)`` maps the image and
     audio addresses the archive holds to their SHA-256."""
     from lxml import etree
-    from lxml import html as lhtml
 
-    parser = lhtml.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True)
+    text, cut = bounded_source(text)
+    # plain etree elements: lxml.html's element class lookup cost a second per million elements
+    parser = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True)
     try:
-        root = lhtml.document_fromstring(text.encode("utf-8"), parser=parser)
-    except (etree.ParserError, ValueError):
+        root = etree.fromstring(text.encode("utf-8", "replace"), parser=parser)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
         root = None
     if root is None:
         return "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body></body></html>"
@@ -208,6 +225,8 @@ def inert_html(text: str, page_url: str, held: Callable[[Iterable[str]], dict[st
             if el.text and tag not in VOID:
                 out.append(_esc(el.text))
             for child in el:
+                if count > MAX_ELEMENTS:  # the rest is not written: not visited either
+                    break
                 walk(child, depth + 1)
             if tag not in VOID:
                 out.append(f"</{tag}>")
@@ -215,6 +234,8 @@ def inert_html(text: str, page_url: str, held: Callable[[Iterable[str]], dict[st
             if el.text:
                 out.append(_esc(el.text))
             for child in el:
+                if count > MAX_ELEMENTS:
+                    break
                 walk(child, depth + 1)
         if el.tail and depth > 0:
             out.append(_esc(el.tail))
@@ -222,7 +243,32 @@ def inert_html(text: str, page_url: str, held: Callable[[Iterable[str]], dict[st
     if root.find("head") is None:
         root.insert(0, etree.Element("head"))
     walk(root, 0)
+    if cut and count <= MAX_ELEMENTS:
+        out.append(f"<p>[newsarchive: the rest of this page, past {cut}, is not shown]</p>")
     return "".join(out)
+
+
+_LT = re.compile("<")
+_WS = "\t\n\f\r "  # HTML's whitespace (a no-break space is part of a name)
+# an attribute as HTML5 tokenizes it (quotes open a value only after "="); possessive throughout,
+# so that a scan is linear whatever the markup
+_ATTR = (rf"[^{_WS}/>][^{_WS}/>=]*+(?:[{_WS}]*+=[{_WS}]*+"
+         rf"""(?:"[^"]*+"?+|'[^']*+'?+|[^{_WS}>]*+))?+""")
+_MANY_ATTRS = re.compile(rf"(<[A-Za-z][^{_WS}/>]*+(?:[{_WS}/]*+{_ATTR}){{{MAX_ATTRS}}})(?:[{_WS}/]*+{_ATTR})*+")
+
+
+def bounded_source(text: str) -> tuple[str, str | None]:
+    """The markup the parser is given: at most MAX_SOURCE characters and MAX_TAGS tags, each with at
+    most MAX_ATTRS attributes; and what was cut, said as the page says it (None: nothing)."""
+    cut = None
+    if len(text) > MAX_SOURCE:
+        text, cut = text[:MAX_SOURCE], f"{MAX_SOURCE:,} characters"
+    if text.count("<") > MAX_TAGS:
+        for n, m in enumerate(_LT.finditer(text)):
+            if n == MAX_TAGS:
+                text, cut = text[:m.start()], f"{MAX_TAGS:,} tags"
+                break
+    return _MANY_ATTRS.sub(r"\1", text), cut
 
 
 def _media_source(el: Any, page_url: str) -> str | None:

@@ -22,6 +22,7 @@ from . import archive_path, database, page
 # an id as SQLite holds one (past 18 digits it could not be an article, and would overflow)
 ID = r"(?P<id>[^/]+?)"
 _DIGITS = re.compile(r"[0-9]{1,18}")
+_WEB = re.compile(r"https?://[^\x00-\x20]", re.IGNORECASE)
 
 
 def article_id(request: Any) -> int | None:
@@ -164,6 +165,9 @@ def view(record: dict[str, Any], meta: dict[str, Any], failures: dict[str, tuple
         "items": body_items(record.get("body_text") or "", images),
         "held": sum(1 for i in images if i["held"]),
         "permalink": permalink,
+        # a link only to the web: a record's url is what a site gave, and javascript: or data:
+        # would run in the reading room's origin when clicked (shown as text instead)
+        "original_href": record.get("url") if _WEB.match(record.get("url") or "") else None,
         "citation": citation(record, permalink),
         **meta,
     }
