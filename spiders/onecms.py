@@ -617,6 +617,7 @@ class OneCMSSpider(scrapy.Spider):
     def media_failed(self, failure: Failure) -> Iterator[MediaFailed]:
         request = failure.request  # type: ignore[attr-defined]
         value = failure.value
+        self.frontier.done(request)  # (a cluster worker's claim on it is over)
         if isinstance(value, IgnoreRequest) and str(value).startswith(STOPPING):
             return  # the run stops: the next run asks again
         response = getattr(value, "response", None)

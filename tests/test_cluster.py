@@ -306,3 +306,70 @@ def sqlite_count(db: Path) -> int:
             con.close()
     except sqlite3.OperationalError:
         return 0
+
+
+def test_two_workers_archive_the_media_as_a_local_crawl_does(redis_url: str, tmp_path: Path) -> None:
+    """Media in a cluster (docs/cluster.md): workers fetch the files and hand them to the writer,
+    which alone writes the media file beside the archive; a second cluster run fetches none again."""
+    from collections import Counter
+
+    from newsarchive.demo.site import DemoMediaHost, serve, serve_media
+    from newsarchive.media import media_path
+
+    private = ["-s", "NEWSARCHIVE_ALLOW_PRIVATE=True"]  # the media host is loopback
+    host = DemoMediaHost()
+    with serve_media(host) as media_base:
+        site = DemoSite(12, media_base=media_base)
+        with serve(site):
+            local = tmp_path / "local.db"
+            assert run_cli("crawl", site.base, "--db", str(local), "-q", "--since", "2020-01-01", *FAST,
+                           *private).returncode == 0
+            local_fetches = len(host.fetched())
+            db = tmp_path / "c.db"
+            writer = start("ingest", "--redis", redis_url, "--db", str(db), cwd=tmp_path)
+            workers = [start("crawl", site.base, "--redis", redis_url, "--db", str(db), "--since", "2020-01-01",
+                             "-q", *FAST, *private, cwd=tmp_path),
+                       start("crawl", site.base, "--redis", redis_url, "-q", *FAST, *private, cwd=tmp_path)]
+            results = [w.communicate(timeout=180) for w in workers]
+            assert [w.returncode for w in workers] == [0, 0], [r[1][-3000:] for r in results]
+            stop_when_drained(redis_url, writer)
+            cluster_fetches = Counter(host.fetched()[local_fetches:])
+    want = sqlite3.connect(media_path(local)).execute("SELECT url, sha256 FROM media_urls ORDER BY url").fetchall()
+    got = sqlite3.connect(media_path(db)).execute("SELECT url, sha256 FROM media_urls ORDER BY url").fetchall()
+    assert want and got == want  # every file the local crawl holds, held by the writer, the same bytes
+    assert sqlite3.connect(media_path(db)).execute("SELECT count(*) FROM media_failures").fetchone()[0] == 0
+    files = [p for p in cluster_fetches if p != "/robots.txt"]
+    assert files and max(cluster_fetches[p] for p in files) == 1  # no file fetched twice across the workers
+    refs = sqlite3.connect(db).execute("SELECT count(*) FROM media_refs").fetchone()[0]
+    assert refs == sqlite3.connect(local).execute("SELECT count(*) FROM media_refs").fetchone()[0]
+    shown = json.loads(run_cli("export", "--db", str(db)).stdout.splitlines()[0])
+    assert all("sha256" in i for i in shown["images"])
+
+
+def test_scrapy_crawl_with_newsarchive_redis_is_a_cluster_worker(redis_url: str, tmp_path: Path) -> None:
+    """``scrapy crawl onecms -a site=… -s NEWSARCHIVE_REDIS=…`` (the project's scrapy.cfg) works as
+    ``newsarchive crawl --redis``: the writer's archive gets every article."""
+    import os
+    import sys
+
+    from conftest import ROOT
+
+    from newsarchive.demo.site import serve
+
+    site = DemoSite(20)
+    with serve(site):
+        db = tmp_path / "c.db"
+        writer = start("ingest", "--redis", redis_url, "--db", str(db), cwd=tmp_path)
+        out = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "onecms", "-a", f"site={site.base}",
+                              "-a", "since=2020-01-01", "-s", f"NEWSARCHIVE_REDIS={redis_url}",
+                              "-s", f"NEWSARCHIVE_DB={db}", "-s", "NEWSARCHIVE_MEDIA=False", "-s", "DOWNLOAD_DELAY=0",
+                              "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "LOG_LEVEL=INFO"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=180,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert "newsarchive.cluster.components.PushPipeline" in out.stderr  # the worker's pipeline, enabled
+        stop_when_drained(redis_url, writer)
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 20
+    runs = json.loads(run_cli("runs", "--db", str(db), "--json").stdout)
+    assert runs[0]["outcome"] == "success" and runs[0]["articles_new"] == 20

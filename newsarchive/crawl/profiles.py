@@ -22,13 +22,15 @@ FAST_LOCAL: dict[str, Any] = {
 def apply_cluster(settings: Any) -> None:
     """A worker of a cluster run (docs/cluster.md): the frontier and scrapy-redis's scheduler in
     Redis on the run's keys, the site's delay kept across workers (SharedSitePoliteness) rather
-    than by this process's downloader. Each value keeps the priority it was given at (a
-    ``-s DOWNLOAD_DELAY=2`` becomes the site's shared delay)."""
+    than by this process's downloader (a ``-s DOWNLOAD_DELAY=2`` becomes the site's shared delay)."""
 
     def put(name: str, value: Any) -> None:
-        settings.set(name, value, priority=max(settings.getpriority(name) or 0, 20))  # 20: "project"
+        # above "cmdline" (40): the profile's values hold when Scrapy merges the process's settings
+        # into the crawler's again (CrawlerRunner.create_crawler does, at equal priority)
+        settings.set(name, value, priority=max(settings.getpriority(name) or 0, 40) + 1)
 
-    put("NEWSARCHIVE_SITE_DELAY", settings.getfloat("DOWNLOAD_DELAY"))
+    if settings.get("NEWSARCHIVE_SITE_DELAY") is None:  # (once: the profile may be applied twice)
+        put("NEWSARCHIVE_SITE_DELAY", settings.getfloat("DOWNLOAD_DELAY"))
     put("DOWNLOAD_DELAY", 0)
     put("AUTOTHROTTLE_ENABLED", False)
     put("NEWSARCHIVE_FRONTIER", "newsarchive.cluster.worker.RedisFrontier")
