@@ -360,3 +360,87 @@ def test_stylesheet_cleaning_is_linear() -> None:
     assert time.perf_counter() - started < 1  # 2.4 s before (a character loop in Python)
     assert clean_stylesheet("p{background:url(a.png) no-repeat; color:red} q{x:image-set('a' 1x)}") == \
         "p{background:none no-repeat; color:red} q{x:none}"
+
+
+# -- history and diff of hostile sizes ----------------------------------------------------------------
+
+WORDS = "và của là có một người nhà nước không được".split()  # a small vocabulary: the matcher's worst
+
+
+def _sides(segs: list[Any]) -> tuple[str, str]:
+    return "".join(s.text for s in segs if s.op != "ins"), "".join(s.text for s in segs if s.op != "del")
+
+
+@pytest.mark.parametrize("kind", ["random words", "no spaces", "paragraphs of two kinds", "one word inserted"])
+def test_diff_of_two_5_mb_bodies_is_bounded(kind: str) -> None:
+    import random
+
+    from newsarchive.reading.diff import record_diff
+
+    rnd = random.Random(7)
+    a = " ".join(rnd.choice(WORDS) for _ in range(1_000_000))
+    b = {"random words": lambda: " ".join(rnd.choice(WORDS) for _ in range(1_000_000)),
+         "no spaces": lambda: "b." * 2_500_000,
+         "paragraphs of two kinds": lambda: "\n\n".join(["b a", "a b"] * 2_500),
+         "one word inserted": lambda: a[:2_500_000] + " chèn " + a[2_500_000:]}[kind]()
+    if kind == "no spaces":
+        a = "a." * 2_500_000
+    if kind == "paragraphs of two kinds":
+        a = "\n\n".join(["a b", "b a"] * 2_500)
+    started = time.perf_counter()
+    fields = record_diff({"body_text": a}, {"body_text": b})
+    assert time.perf_counter() - started < 1.5  # 2.7 s, 3.3 s, 3.6 s before (tokens and keys of it all)
+    body = next(f for f in fields if f.name == "body_text")
+    assert body.changed
+    if kind == "one word inserted":  # exact, not coarse: the common ends set aside by characters
+        segs = [s for block in body.blocks for s in block.segs]
+        assert body.note is None and sum(len(s.text) for s in segs if s.op != "same") < 40
+        old, new = _sides(segs)
+        assert new == b and old.split() == a.split()
+
+
+def test_word_diff_of_large_texts_is_exact() -> None:
+    """Large texts' common ends are set aside by characters, cut back to a word boundary both share:
+    the segments give back both texts (the older one's words), whatever the edit and wherever."""
+    import random
+
+    from newsarchive.reading.diff import word_diff
+
+    rnd = random.Random(11)
+    for _ in range(150):
+        words = [rnd.choice(WORDS) for _ in range(rnd.choice([4_000, 8_000]))]
+        a = " ".join(words)
+        for _ in range(rnd.randint(0, 4)):
+            i = rnd.randrange(len(words))
+            words[i:i + rnd.randint(0, 3)] = [rnd.choice([*WORDS, "mới", "x.", "\n\n"]) for _ in range(rnd.randint(0, 3))]
+        b = rnd.choice(["", " ", "Đầu "]) + " ".join(words) + rnd.choice(["", " ", "\n\n", " thêm"])
+        old, new = _sides(word_diff(a, b))
+        assert new == b and old.split() == a.split()  # the same words are spaced as in the newer text
+
+
+@pytest.fixture(scope="module")
+def revised(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """An article a site changed at every visit: 1,200 versions."""
+    from newsarchive.ui import make_datasette
+
+    path = tmp_path_factory.mktemp("revised") / "archive.db"
+    with Archive(path) as a:
+        results = a.save_many([(rec(url=PAGE_URL, body_text=f"Đoạn {i}.\n\nĐoạn hai.",
+                                    fetched_at=f"2026-11-{1 + i // 3600:02d}T{i // 60 % 24:02d}:{i % 60:02d}:00Z"), None)
+                               for i in range(1_200)])
+    return {"ds": make_datasette(path), "id": results[0].id}
+
+
+def test_history_of_many_versions_is_bounded(revised: dict[str, Any]) -> None:
+    from newsarchive.reading.history import MAX_LISTED
+
+    r, seconds = timed(revised["ds"], f"/article/{revised['id']}/history")
+    assert r.status_code == 200
+    listed = re.findall(r'<td class="num">(\d+)</td>', r.text)
+    assert len(listed) == MAX_LISTED and listed[0] == "1" and listed[-1] == "1200"
+    assert f"{1_200 - MAX_LISTED}" in r.text and "không được liệt kê" in r.text
+    # any two versions, listed or not, are compared by number
+    r = get(revised["ds"], f"/article/{revised['id']}/diff?a=3&b=600")
+    assert r.status_code == 200 and "Đoạn <del>2</del><ins>599</ins>." in r.text  # version n: "Đoạn n-1."
+    r = get(revised["ds"], f"/article/{revised['id']}/diff?a=3&b=5000")
+    assert r.status_code == 404 and "1–1200" in r.text and len(r.text) < 20_000

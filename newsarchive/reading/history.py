@@ -24,6 +24,9 @@ REASONS = {  # revisions.reason, as a reader says it
     "reextract": "Trích xuất lại (bộ trích xuất mới)",
 }
 MAX_SUMMARIES = 50  # versions whose changed fields the history lists (each needs its record)
+# versions the history lists: the first and the newest (a site that changes a page at every visit
+# gives an article thousands; 10,000 made a 4.5 MB page in 1.2 s); the others are compared by number
+MAX_LISTED = 500
 SUMMARY_CHARS = 64 * 1024 * 1024  # and at most this much record text read for it
 _REV = re.compile(r"[0-9]{1,9}")
 
@@ -33,13 +36,19 @@ def _title(conn: sqlite3.Connection, article: int) -> str | None:
     return row[0] if row else None
 
 
-def versions(conn: sqlite3.Connection, article: int) -> list[dict[str, Any]]:
-    """Every version, oldest first: number, reason, archive time, title, whether its page is kept,
-    and which fields changed from the version before (for the first MAX_SUMMARIES versions and
-    SUMMARY_CHARS of records: two records in memory at a time, each read once)."""
-    rows = conn.execute(
-        "SELECT revision, reason, fetched_at, json_extract(record, '$.title'), page IS NOT NULL"
-        " FROM revisions WHERE article = ? ORDER BY revision", (article,)).fetchall()
+def versions(conn: sqlite3.Connection, article: int, limit: int | None = None) -> list[dict[str, Any]]:
+    """Every version (or, past ``limit``, the first and the newest ``limit - 1``), oldest first:
+    number, reason, archive time, title, whether its page is kept, and which fields changed from the
+    version before (for the first MAX_SUMMARIES versions and SUMMARY_CHARS of records: two records
+    in memory at a time, each read once)."""
+    columns = ("SELECT revision, reason, fetched_at, json_extract(record, '$.title'), page IS NOT NULL"
+               " FROM revisions WHERE article = ?")
+    if limit is None:
+        rows = conn.execute(f"{columns} ORDER BY revision", (article,)).fetchall()
+    else:  # by the (article, revision) key from both ends: a few rows read however many there are
+        newest = conn.execute(f"{columns} ORDER BY revision DESC LIMIT ?", (article, max(limit - 1, 1))).fetchall()
+        first = conn.execute(f"{columns} ORDER BY revision LIMIT 1", (article,)).fetchall()
+        rows = sorted({r[0]: r for r in first + newest}.values(), key=lambda r: r[0])
     out = [{"revision": r[0], "reason": r[1], "reason_text": REASONS.get(r[1], r[1]), "fetched_at": r[2],
             "fetched_utc": _utc(r[2]), "title": r[3], "has_page": bool(r[4]), "changed": None} for r in rows]
     by_number = {v["revision"]: v for v in out}
@@ -51,7 +60,7 @@ def versions(conn: sqlite3.Connection, article: int) -> list[dict[str, Any]]:
         if budget < 0:
             break
         record = json.loads(text)
-        if previous is not None:
+        if previous is not None and n in by_number:
             by_number[n]["changed"] = [LABELS[f] for f in FIELDS
                                        if f != "fetched_at" and previous.get(f) != record.get(f)]
         previous = record
@@ -63,16 +72,34 @@ async def history_page(request: Any, datasette: Any) -> Any:
     if article is None:
         return not_found(datasette, request.url_vars.get("id", ""))
 
-    def run(conn: sqlite3.Connection) -> tuple[str | None, list[dict[str, Any]]]:
+    def run(conn: sqlite3.Connection) -> tuple[str | None, list[dict[str, Any]], int]:
         title = _title(conn, article)
-        return title, versions(conn, article) if title is not None else []
+        if title is None:
+            return None, [], 0
+        total = conn.execute("SELECT count(*) FROM revisions WHERE article = ?", (article,)).fetchone()[0]
+        return title, versions(conn, article, MAX_LISTED), total
 
-    title, revs = await database(datasette).execute_fn(run)
+    title, revs, total = await database(datasette).execute_fn(run)
     if title is None:
         return not_found(datasette, str(article))
     b = revs[-1]["revision"] if revs else None
     a = revs[-2]["revision"] if len(revs) > 1 else None
-    return page(datasette, "history.html", {"id": article, "title": title, "versions": revs, "a": a, "b": b})
+    return page(datasette, "history.html", {"id": article, "title": title, "versions": revs, "a": a, "b": b,
+                                            "unlisted": total - len(revs)})
+
+
+def ranges(numbers: list[int]) -> str:
+    """Version numbers as a reader reads them: each, or past 20 in runs ("1, 3–10000"): the message
+    of a missing version is not ten thousand numbers long."""
+    if len(numbers) <= 20:
+        return ", ".join(map(str, numbers))
+    spans: list[tuple[int, int]] = []
+    for n in numbers:
+        if spans and spans[-1][1] == n - 1:
+            spans[-1] = (spans[-1][0], n)
+        else:
+            spans.append((n, n))
+    return ", ".join(str(lo) if lo == hi else f"{lo}–{hi}" for lo, hi in spans)
 
 
 def _rev(value: str | None) -> int | None:
@@ -126,7 +153,7 @@ async def diff_page(request: Any, datasette: Any) -> Any:
                     {**context, "error": "Bài viết này chỉ có một phiên bản: không có gì để so sánh."})
     missing = [n for n in (a, b) if n is not None and n not in chosen]
     if missing:
-        available = ", ".join(str(n) for n in numbers)
+        available = ranges(numbers)
         return page(datasette, "diff.html", {**context, "error": f"Không có phiên bản {', '.join(map(str, missing))}"
                     f" (bài viết này có các phiên bản {available})."}, status=404)
     ordered = sorted(chosen.values(), key=lambda v: v["revision"])
