@@ -9,6 +9,7 @@ left for their owner: each says what must change, and fails loudly (XPASS) once 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import time
 from pathlib import Path
@@ -444,3 +445,105 @@ def test_history_of_many_versions_is_bounded(revised: dict[str, Any]) -> None:
     assert r.status_code == 200 and "Đoạn <del>2</del><ins>599</ins>." in r.text  # version n: "Đoạn n-1."
     r = get(revised["ds"], f"/article/{revised['id']}/diff?a=3&b=5000")
     assert r.status_code == 404 and "1–1200" in r.text and len(r.text) < 20_000
+
+
+# -- the media route -------------------------------------------------------------------------------------
+
+VIDEO = "https://x.1cdn.vn/v.mp4"
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from newsarchive.ui import make_datasette
+
+    path = tmp_path_factory.mktemp("media") / "archive.db"
+    with Archive(path) as a:
+        a.save(rec())
+    big = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * (48 * 4096)  # 48 MiB and a bit
+    files = {
+        "svg": (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>',
+                Measured("image", "image/svg+xml")),
+        "html in a jpg": (b"<html><script>alert(1)</script></html>", Measured("image", "text/html")),
+        "pdf": (b"%PDF-1.4 /JS (app.alert(1))", Measured("image", "application/pdf")),
+        "unknown": (b"\x00\x01 whatever", Measured("image", "application/x-whatever")),
+        "xml": (b"<?xml version='1.0'?><x:script xmlns:x='http://www.w3.org/1999/xhtml'>alert(1)</x:script>",
+                Measured("image", "application/xml")),
+        "polyglot gif": (b"GIF89a/*\x01\x00\x01\x00\x00\x00\x00;*/=alert(1)//", Measured("image", "image/gif", 1, 1)),
+        "jpeg": (JPEG, Measured("image", "image/jpeg", 3, 2)),
+        "video": (big, Measured("video", "video/mp4")),
+    }
+    shas = {}
+    with MediaStore(media_path(path)) as m:
+        for name, (body, measured) in files.items():
+            shas[name], _ = m.store(f"https://x.1cdn.vn/{name.replace(' ', '-')}", body, measured)
+    return {"ds": make_datasette(path), "sha": shas, "body": {k: v[0] for k, v in files.items()}}
+
+
+@pytest.mark.parametrize("name", ["svg", "html in a jpg", "pdf", "unknown", "xml"])
+def test_media_that_can_carry_script_is_an_attachment(media: dict[str, Any], name: str) -> None:
+    r = get(media["ds"], f"/media/{media['sha'][name]}")
+    assert r.status_code == 200 and r.content == media["body"][name]
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["content-disposition"].startswith("attachment")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in r.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("name", ["jpeg", "polyglot gif"])
+def test_media_images_are_inline_with_their_measured_type(media: dict[str, Any], name: str) -> None:
+    """A GIF that is also JavaScript is served as image/gif with nosniff: a browser will not run it
+    as a script, even from a <script src> on this origin."""
+    r = get(media["ds"], f"/media/{media['sha'][name]}")
+    assert r.headers["content-type"] == ("image/jpeg" if name == "jpeg" else "image/gif")
+    assert r.headers["content-disposition"].startswith("inline")
+    assert r.headers["x-content-type-options"] == "nosniff" and "sandbox" in r.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("address", ["..%2f..%2farchive.db", "%2e%2e", "../../etc/passwd", "a" * 63, "a" * 65,
+                                     "g" * 64, "a" * 5000, "-1", "%E1%BB%87" * 10, "a" * 64 + "%00", ""])
+def test_media_addresses_that_are_not_a_sha256(media: dict[str, Any], address: str) -> None:
+    r = get(media["ds"], f"/media/{address}", follow_redirects=True)
+    assert r.status_code == 404 and "root:" not in r.text and b"SQLite format" not in r.content
+    if r.headers["content-type"].startswith("text/plain"):  # the route's own answer (not Datasette's 404)
+        assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_media_ranges(media: dict[str, Any]) -> None:
+    sha, body = media["sha"]["video"], media["body"]["video"]
+    size = len(body)
+    for header, start, end in (("bytes=0-99", 0, 100), ("bytes=100-", 100, size), ("bytes=-500", size - 500, size),
+                               (f"bytes={size - 10}-{size + 1000}", size - 10, size),
+                               ("BYTES = 5 - 5", 5, 6)):
+        r = get(media["ds"], f"/media/{sha}", headers={"Range": header})
+        assert r.status_code == 206, header
+        assert r.content == body[start:end], header
+        assert r.headers["content-range"] == f"bytes {start}-{end - 1}/{size}"
+        assert int(r.headers["content-length"]) == end - start
+        assert r.headers["content-type"] == "video/mp4" and r.headers["x-content-type-options"] == "nosniff"
+    for header in (f"bytes={size}-", "bytes=-0", "bytes=9-3"):
+        r = get(media["ds"], f"/media/{sha}", headers={"Range": header})
+        assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{size}", header
+    for header in ("bytes=0-1,5-9", "items=0-9", "bytes=0-" + "9" * 40, "bytes=-"):  # answered whole
+        r = get(media["ds"], f"/media/{media['sha']['jpeg']}", headers={"Range": header})
+        assert r.status_code == 200 and r.content == JPEG, header
+    r = get(media["ds"], f"/media/{media['sha']['jpeg']}", headers={"Range": "bytes=2-5"})
+    assert r.status_code == 206 and r.content == JPEG[2:6]
+
+
+def test_large_media_is_streamed_not_held(media: dict[str, Any]) -> None:
+    """A 48 MiB video: each request holds a chunk at a time (a player's range request read the
+    whole file before), and the whole file still comes back byte for byte."""
+    import tracemalloc
+
+    sha, body = media["sha"]["video"], media["body"]["video"]
+    tracemalloc.start()
+    try:
+        r = get(media["ds"], f"/media/{sha}", headers={"Range": "bytes=30000000-31048575"})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert r.status_code == 206 and r.content == body[30_000_000:31_048_576]
+    assert peak < 12 * 1024 * 1024, peak  # 48 MiB and more before
+    r = get(media["ds"], f"/media/{sha}")
+    assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == sha
+    assert int(r.headers["content-length"]) == len(body) and r.headers["accept-ranges"] == "bytes"
