@@ -547,3 +547,35 @@ def test_large_media_is_streamed_not_held(media: dict[str, Any]) -> None:
     r = get(media["ds"], f"/media/{sha}")
     assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == sha
     assert int(r.headers["content-length"]) == len(body) and r.headers["accept-ranges"] == "bytes"
+
+
+def test_article_pages_read_under_the_time_limit(revised: dict[str, Any], tmp_path: Path) -> None:
+    """The article, history, diff, as-archived and JSON pages read through Datasette's time limit
+    (they called execute_fn, which has none): past it, a message and 503, no traceback."""
+    from newsarchive.ui import make_datasette
+
+    ds = revised["ds"]
+    path = Path(ds.get_database().path)
+    slow = make_datasette(path)
+    slow._settings["sql_time_limit_ms"] = 1  # 1,200 versions' titles cannot be read in 1 ms
+    i = revised["id"]
+    r = get(slow, f"/article/{i}/history")
+    assert r.status_code == 503 and "quá nhiều thời gian" in r.text and live_problems(r.text) == []
+    assert get(ds, f"/article/{i}/history").status_code == 200
+    started = time.perf_counter()
+    for page in (f"/article/{i}", f"/article/{i}.json?revisions=1", f"/article/{i}/diff?a=1&b=1200",
+                 f"/article/{i}/archived", f"/article/{i}/archived/page"):
+        r = get(slow, page)
+        assert r.status_code in (200, 404, 503), page  # fast enough to finish, or stopped: never a 500
+    assert time.perf_counter() - started < 10
+    r = get(slow, f"/article/{i}.json?revisions=1")
+    if r.status_code == 503:
+        assert r.json()["error"]
+
+
+def test_article_json_is_inert_data(evil: dict[str, Any]) -> None:
+    r = get(evil["ds"], f"/article/{evil['id']}.json")
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert r.json()["title"] == f"Tiêu đề mới {EVIL}"  # the record as archived, unchanged

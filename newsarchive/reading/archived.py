@@ -31,8 +31,8 @@ import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import archive_path, database, page
-from .article import ID, _utc, article_id, media_store, not_found
+from . import TooSlow, archive_path, page, read
+from .article import ID, _utc, article_id, bounded, media_store, not_found
 
 PAGE_CSP = ("default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; font-src 'none';"
             " form-action 'none'; base-uri 'none'; frame-ancestors 'self'; sandbox")
@@ -321,7 +321,7 @@ async def _load(request: Any, datasette: Any) -> tuple[int | None, Any, dict[str
             return None, None
         return row[0], _stored_page(conn, article, rev)
 
-    title, stored = await database(datasette).execute_fn(run)
+    title, stored = await read(datasette, run)
     if title is None:
         return None, rev, None
     return article, rev, {"title": title, "page": stored}
@@ -351,7 +351,10 @@ async def archived_wrapper(request: Any, datasette: Any) -> Any:
 async def archived_page(request: Any, datasette: Any) -> Any:
     from datasette.utils.asgi import Response
 
-    article, rev, found = await _load(request, datasette)
+    try:
+        article, rev, found = await _load(request, datasette)
+    except TooSlow as exc:
+        return Response.text(str(exc), status=503, headers=PAGE_HEADERS)
     if article is None or found is None or found["page"] is None:
         return Response.text("not in the archive", status=404 if rev is not False else 400, headers=PAGE_HEADERS)
     stored = found["page"]
@@ -372,7 +375,7 @@ async def archived_page(request: Any, datasette: Any) -> Any:
 
 
 ROUTES = [
-    (rf"^/article/{ID}/archived$", archived_wrapper),
+    (rf"^/article/{ID}/archived$", bounded(archived_wrapper)),
     (rf"^/article/{ID}/archived/page$", archived_page),
 ]
 

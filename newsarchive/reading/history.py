@@ -14,8 +14,8 @@ import sqlite3
 from typing import Any
 
 from ..record import FIELDS
-from . import archive_path, database, page
-from .article import ID, _utc, article_id, media_store, not_found
+from . import archive_path, page, read
+from .article import ID, _utc, article_id, bounded, media_store, not_found
 from .diff import LABELS, record_diff
 
 REASONS = {  # revisions.reason, as a reader says it
@@ -79,7 +79,7 @@ async def history_page(request: Any, datasette: Any) -> Any:
         total = conn.execute("SELECT count(*) FROM revisions WHERE article = ?", (article,)).fetchone()[0]
         return title, versions(conn, article, MAX_LISTED), total
 
-    title, revs, total = await database(datasette).execute_fn(run)
+    title, revs, total = await read(datasette, run)
     if title is None:
         return not_found(datasette, str(article))
     b = revs[-1]["revision"] if revs else None
@@ -141,7 +141,7 @@ async def diff_page(request: Any, datasette: Any) -> Any:
                          "fetched_at": fetched, "fetched_utc": _utc(fetched), "record": json.loads(rec)}
         return title, numbers, chosen
 
-    title, numbers, chosen = await database(datasette).execute_fn(run)
+    title, numbers, chosen = await read(datasette, run)
     if title is None:
         return not_found(datasette, str(article))
     context: dict[str, Any] = {"id": article, "title": title, "numbers": numbers}
@@ -178,6 +178,6 @@ async def diff_page(request: Any, datasette: Any) -> Any:
 
 
 ROUTES = [
-    (rf"^/article/{ID}/history$", history_page),
-    (rf"^/article/{ID}/diff$", diff_page),
+    (rf"^/article/{ID}/history$", bounded(history_page)),
+    (rf"^/article/{ID}/diff$", bounded(diff_page)),
 ]
