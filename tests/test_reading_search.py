@@ -365,3 +365,17 @@ def test_plain_datasette_gives_the_reading_room(built: Path) -> None:
     page = get(plain, "/?q=dien+bien")
     assert page.status_code == 200 and "Điện Biên đón khách du lịch" in page.text
     assert get(plain, "/sites").status_code == 200 and get(plain, "/archive").status_code == 200
+
+
+@pytest.mark.parametrize("query", ["tin", "tin ngắn", '"ban tin"', "tin*", "dien NOT vang", "ngan OR ban", "dien bien",
+                                   "(tin OR khach) AND ngan"])
+def test_tiers_from_the_text_are_the_index_tiers(built: Path, query: str) -> None:
+    """A filtered window is ranked from its own folded titles, sapos and captions: the same tiers as
+    the index's column filters give."""
+    with conn(built) as c:
+        fts.register_functions(c)
+        q = fts.parse_query(query)
+        window = [r[0] for r in c.execute("SELECT rowid FROM search_folded WHERE search_folded MATCH ?"
+                                          " ORDER BY rowid DESC", (q.folded,))]
+        assert window
+        assert fts._tiers_by_text(c, q, window) == fts._tiers_by_index(c, q, window)

@@ -123,7 +123,7 @@ def run_search(conn: sqlite3.Connection, req: Request, media: Any, *, facets: bo
     out: dict[str, Any] = {"results": cards(conn, res.ids, terms, media), "total": res.total,
                            "total_exact": res.total_exact, "next_before": res.next_before}
     if facets and res.window is not None:
-        out["facets"] = fts.facets_of(conn, res.window)
+        out["facets"] = fts.facets_of(conn, res.window[:fts.FACET_WINDOW])
     return out
 
 

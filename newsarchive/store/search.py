@@ -71,6 +71,7 @@ class Query:
     folded: str  # FTS5 query over the folded index
     exact: TextMatch | None  # the query as typed, when typed with diacritics
     terms: tuple[str, ...]  # folded terms (a trailing * kept), for snippets
+    on_folded: TextMatch | None = None  # the query over folded text (fold()), as the index reads it
 
 
 class TextMatch:
@@ -214,7 +215,9 @@ def parse_query(text: str) -> Query:
         raise QueryError("the search query ends with an operator")
     parts = _with_ands(exact)
     as_typed = TextMatch([_term(*p) if isinstance(p, tuple) else p for p in parts])
-    return Query(" ".join(_with_ands(folded)), as_typed if has_diacritics(text) else None, tuple(dict.fromkeys(terms)))
+    on_folded = TextMatch([_term([fold(w) for w in p[0]], p[1]) if isinstance(p, tuple) else p for p in parts])
+    return Query(" ".join(_with_ands(folded)), as_typed if has_diacritics(text) else None, tuple(dict.fromkeys(terms)),
+                 on_folded)
 
 
 def _with_ands(parts: list) -> list:
@@ -444,7 +447,7 @@ def _run(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> list[Any]
 
 
 COUNT_CAP = 10_000  # results counted up to this many ("more than 10,000"): counting costs a walk of them all
-FACET_WINDOW = RELEVANCE_WINDOW  # facets count the newest this many results
+FACET_WINDOW = 1000  # facets count the newest this many results (each one's row is read)
 
 
 @dataclass(frozen=True)
@@ -569,7 +572,7 @@ def results(conn: sqlite3.Connection, text: str, *, sort: str = "relevance", fil
         cursor = keys[-1] if len(keys) == limit else None
     else:
         assert q is not None and window is not None
-        ranked = _ranked(conn, q, plan, window, offset + limit, limit)
+        ranked = _ranked(conn, q, plan, window, offset + limit, limit, sparse=filters.needs_articles())
         keys = ranked[offset:offset + limit]
         cursor = None
         if len(window) < RELEVANCE_WINDOW:  # every result was ranked
@@ -592,9 +595,11 @@ def results(conn: sqlite3.Connection, text: str, *, sort: str = "relevance", fil
     return Results(_ids(conn, keys), keys, min(total, cap), 0 <= total <= cap, cursor, window)
 
 
-def _ranked(conn: sqlite3.Connection, q: Query, plan: _Plan, window: list[int], need: int, limit: int) -> list[int]:
+def _ranked(conn: sqlite3.Connection, q: Query, plan: _Plan, window: list[int], need: int, limit: int,
+            sparse: bool = False) -> list[int]:
     """The relevance order's first ``need`` keys (at least), from the newest RELEVANCE_WINDOW
-    results (``window``, newest first)."""
+    results (``window``, newest first); ``sparse``: a filter left a few of the matches in the
+    window's key range."""
     if not window:
         return []
     if len(window) == RELEVANCE_WINDOW or _more_matches_than(conn, q, RELEVANCE_WINDOW):
@@ -603,13 +608,7 @@ def _ranked(conn: sqlite3.Connection, q: Query, plan: _Plan, window: list[int], 
         # result of a filter), so the window is ranked by where the words are: title, then sapo,
         # then captions, then body, newest first within each (column filters over the window's
         # key range only).
-        # (both ends: with a date filter, or the key list of a filter, the window can lie far back)
-        low, high = window[-1], window[0]
-        tiers: dict[int, float] = {}
-        for tier, column in enumerate(("captions", "sapo", "title")):  # later tiers overwrite earlier
-            for (k,) in _run(conn, "SELECT rowid FROM search_folded WHERE search_folded MATCH ?"
-                             " AND rowid BETWEEN ? AND ?", [f"{column} : ({q.folded})", low, high]):
-                tiers[k] = -(tier + 1.0)
+        tiers = _tiers_by_text(conn, q, window) if sparse else _tiers_by_index(conn, q, window)
         scored = [(k, tiers.get(k, 0.0)) for k in window]
     else:
         weights = ", ".join(str(w) for w in WEIGHTS)
@@ -621,6 +620,39 @@ def _ranked(conn: sqlite3.Connection, q: Query, plan: _Plan, window: list[int], 
     if q.exact is not None:
         ranked = _exact_first(conn, q.exact, ranked, need, max(EXACT_WINDOW, limit))
     return ranked
+
+
+_TIER_COLUMNS = ("captions", "sapo", "title")  # later tiers overwrite earlier: title first, then sapo, captions
+
+
+def _tiers_by_index(conn: sqlite3.Connection, q: Query, window: list[int]) -> dict[int, float]:
+    """Each key's tier, by column filters over the window's key range (both ends: with a date
+    filter the window can lie far back)."""
+    tiers: dict[int, float] = {}
+    for tier, column in enumerate(_TIER_COLUMNS):
+        for (k,) in _run(conn, "SELECT rowid FROM search_folded WHERE search_folded MATCH ? AND rowid BETWEEN ? AND ?",
+                         [f"{column} : ({q.folded})", window[-1], window[0]]):
+            tiers[k] = -(tier + 1.0)
+    return tiers
+
+
+def _tiers_by_text(conn: sqlite3.Connection, q: Query, window: list[int]) -> dict[int, float]:
+    """The same tiers, from the window's own titles, sapos and captions folded: when a filter left a
+    few of the matches in the window's key range, the column filters would read all the others
+    (every title with a common word in the archive, for an author's articles)."""
+    assert q.on_folded is not None
+    tiers: dict[int, float] = {}
+    for start in range(0, len(window), 500):
+        chunk = window[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for key, *texts in conn.execute(
+                "SELECT a.search_key, coalesce((SELECT group_concat(caption, ' ') FROM images i"
+                " WHERE i.article = a.id), ''), coalesce(a.sapo, ''), a.title FROM articles a"
+                f" WHERE a.search_key IN ({marks})", chunk):
+            for tier, text in enumerate(texts):
+                if text and q.on_folded(fold(text)):
+                    tiers[key] = -(tier + 1.0)
+    return tiers
 
 
 def _more_matches_than(conn: sqlite3.Connection, q: Query, n: int) -> bool:
