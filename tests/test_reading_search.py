@@ -187,9 +187,8 @@ def test_one_order_over_the_window_and_the_tail(built: Path, monkeypatch: pytest
                                                 filters: fts.Filters) -> None:
     """Past RELEVANCE_WINDOW matches, relevance ranks the newest window and then goes on newest first:
     offset pages and the keyset cursor both walk that one order, every result once (an author's or a
-    tag's list of keys read a few index keys at a time gives the same)."""
+    tag's list of keys gives the same)."""
     monkeypatch.setattr(fts, "RELEVANCE_WINDOW", 16)
-    monkeypatch.setattr(fts, "_CHUNK", 5)
     with conn(built) as c:
         fts.register_functions(c)
         where, params = filters.sql("a.search_key")

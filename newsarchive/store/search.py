@@ -19,6 +19,7 @@ matches most of the archive.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import unicodedata
@@ -463,7 +464,6 @@ class Results:
 
 
 LIST_DRIVEN = 50_000  # an author's or tag's articles up to this many are read as a list of index keys
-_CHUNK = 20_000  # index keys read at a time when a list of keys filters them
 
 
 def _list_of(filters: Filters) -> tuple[str, list[Any]] | None:
@@ -480,45 +480,24 @@ def _list_of(filters: Filters) -> tuple[str, list[Any]] | None:
 
 @dataclass(frozen=True)
 class _Plan:
-    """How a search's results are read: ``base`` (FROM … WHERE …) with ``params``, keyed by ``key``;
-    and, for an author or tag with up to LIST_DRIVEN articles, the set of their index keys, which
-    the keys read are checked against (reading the index alone is ~30 times cheaper per match than
-    joining each match to its article, and a common word with a rare author walks most of it)."""
+    """How a search's results are read: ``base`` (FROM … WHERE …) with ``params``, keyed by ``key``."""
 
     base: str
     params: list[Any]
     key: str
-    keys: frozenset[int] | None = None
 
     def walk(self, conn: sqlite3.Connection, n: int, *, offset: int = 0, below: int | None = None) -> list[int]:
         """The keys of the results, newest first: ``n`` after ``offset``, below ``below``."""
         bound = f" AND {self.key} < ?" if below is not None else ""
         lower = [below] if below is not None else []
-        if self.keys is None:
-            return [r[0] for r in _run(conn, f"SELECT {self.key} {self.base}{bound} ORDER BY {self.key} DESC"
-                                       " LIMIT ? OFFSET ?", [*self.params, *lower, n, offset])]
-        out: list[int] = []
-        skip = offset
-        while len(out) < n and self.keys:
-            chunk = [r[0] for r in _run(conn, f"SELECT {self.key} {self.base}{bound} ORDER BY {self.key} DESC"
-                                        " LIMIT ?", [*self.params, *lower, _CHUNK])]
-            for k in chunk:
-                if k in self.keys:
-                    if skip:
-                        skip -= 1
-                    else:
-                        out.append(k)
-                        if len(out) == n:
-                            break
-            if len(chunk) < _CHUNK:
-                break
-            bound, lower = f" AND {self.key} < ?", [chunk[-1]]
-        return out
+        sql = f"SELECT {self.key} {self.base}{bound} ORDER BY {self.key} DESC LIMIT ? OFFSET ?"
+        return [r[0] for r in _run(conn, sql, [*self.params, *lower, n, offset])]
 
 
 def _plan(conn: sqlite3.Connection, q: Query | None, filters: Filters) -> _Plan:
     """How to read the results of ``q`` (None: every article) under ``filters``."""
     listed = _list_of(filters)
+    ids: list[int] = []
     if listed is not None:
         sql, values = listed
         ids = [r[0] for r in _run(conn, f"{sql} LIMIT ?", [*values, LIST_DRIVEN + 1])]
@@ -532,16 +511,20 @@ def _plan(conn: sqlite3.Connection, q: Query | None, filters: Filters) -> _Plan:
         return _Plan(f"FROM articles a WHERE a.search_key IS NOT NULL{where}", params, "a.search_key")
     lists = listed is None
     where, params = filters.sql("f.rowid", lists=lists)
+    if listed is not None:
+        # An author's or a tag's articles as a set of index keys, checked while the index alone is
+        # walked ("+": a filter, not a probe of the index per key, which restarts the index's
+        # reading each time): joining each match to its article costs several times more, and a
+        # common word with a rare author walks most of the index for a few results.
+        keys = [k for (k,) in _run(conn, "SELECT search_key FROM articles WHERE id IN (SELECT value FROM json_each(?))"
+                                   " AND search_key IS NOT NULL", [json.dumps(ids)])]
+        where = " AND +f.rowid IN (SELECT value FROM json_each(?))" + where
+        params = [json.dumps(keys), *params]
     # The join to articles is made only when a filter needs it (keys are mapped to ids at the end);
     # CROSS JOIN keeps the index walk outside: driven by a site's rows instead, SQLite would probe
     # the index once per article of the site (seconds on a large site).
     join = " CROSS JOIN articles a ON a.search_key = f.rowid" if filters.needs_articles(lists) else ""
-    base = f"FROM search_folded f{join} WHERE search_folded MATCH ?{where}"
-    keys = None
-    if listed is not None:
-        keys = frozenset(k for (k,) in _run(conn, f"SELECT search_key FROM articles WHERE id IN ({listed[0]})"
-                                            " AND search_key IS NOT NULL", listed[1]))
-    return _Plan(base, [q.folded, *params], "f.rowid", keys)
+    return _Plan(f"FROM search_folded f{join} WHERE search_folded MATCH ?{where}", [q.folded, *params], "f.rowid")
 
 
 def results(conn: sqlite3.Connection, text: str, *, sort: str = "relevance", filters: Filters = Filters(),
@@ -613,8 +596,6 @@ def _ranked(conn: sqlite3.Connection, q: Query, plan: _Plan, window: list[int], 
     else:
         weights = ", ".join(str(w) for w in WEIGHTS)
         scored = _run(conn, f"SELECT {plan.key}, bm25(search_folded, {weights}) {plan.base}", plan.params)
-        if plan.keys is not None:
-            scored = [r for r in scored if r[0] in plan.keys]
     scored.sort(key=lambda r: (r[1], -r[0]))
     ranked = [r[0] for r in scored]
     if q.exact is not None:
