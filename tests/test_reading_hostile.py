@@ -579,3 +579,123 @@ def test_article_json_is_inert_data(evil: dict[str, Any]) -> None:
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["content-security-policy"] == "default-src 'none'; sandbox"
     assert r.json()["title"] == f"Tiêu đề mới {EVIL}"  # the record as archived, unchanged
+
+
+# -- read-only, headers ---------------------------------------------------------------------------------
+
+WRITES = ["UPDATE articles SET title = 'x'", "DELETE FROM articles", "INSERT INTO runs(site) VALUES ('x')",
+          "REPLACE INTO articles(id) VALUES (1)", "WITH x AS (SELECT 1) DELETE FROM articles",
+          "PRAGMA query_only = 0", "PRAGMA writable_schema = 1", "PRAGMA journal_mode = DELETE",
+          "ATTACH 'evil.db' AS e", "VACUUM INTO 'copy.db'", "CREATE TABLE t(x)", "DROP TABLE articles",
+          "SELECT load_extension('x')", "SELECT writefile('w', 'x')", "select 1; DELETE FROM articles"]
+
+
+def test_no_request_writes_to_the_archive(evil: dict[str, Any], tmp_path: Path) -> None:
+    """Datasette's SQL page with writes, PRAGMA, ATTACH, VACUUM, extension loading; its write API
+    and upload routes; every reading-room page: the archive's bytes stay as they were, and no file
+    appears beside it."""
+    path: Path = evil["path"]
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in path.parent.iterdir()}
+    ds, name = evil["ds"], path.stem
+    for sql in WRITES:
+        r = get(ds, f"/{name}?sql={quote(sql)}")
+        assert r.status_code in (400, 403), sql
+    for route in (f"/{name}/articles/-/insert", f"/{name}/-/create", f"/{name}/articles/1/-/delete",
+                  f"/{name}/articles/1/-/update", f"/{name}/articles/-/drop", "/-/upload"):
+        r = asyncio.run(ds.client.post(route, json={"row": {"title": "x"}, "table": "t", "rows": [{"a": 1}]}))
+        assert r.status_code in (403, 404, 405), route
+    for page in reading_pages(evil):
+        asyncio.run(ds.client.post(page, data={"q": "x"}))
+    assert get(ds, f"/{name}.db").status_code in (403, 404)  # no download of the whole file either
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in path.parent.iterdir()}
+    assert after == before
+
+
+def test_every_reading_page_is_sent_with_its_policy(evil: dict[str, Any]) -> None:
+    for path in reading_pages(evil):
+        r = get(evil["ds"], path)
+        csp = r.headers.get("content-security-policy", "")
+        assert "default-src 'self'" in csp and "base-uri 'none'" in csp and "object-src 'none'" in csp, path
+        assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp, path
+        assert r.headers["x-content-type-options"] == "nosniff" and r.headers["referrer-policy"] == "no-referrer"
+
+
+# -- flaws in the search and sites pages (R1's files): strict xfails, each with its fix -----------------
+
+@pytest.fixture(scope="module")
+def odd(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Records an import (not the crawl: its dates are bounded to 1990…tomorrow) can hold: times at
+    the ends of the calendar, and a site key with URL syntax in it."""
+    from newsarchive.ui import make_datasette
+
+    path = tmp_path_factory.mktemp("odd") / "archive.db"
+    with Archive(path) as a:
+        old = a.save(rec(url="https://old.example/a-1.html", site="old.example", article_id="1",
+                         published_at="0001-01-01T00:00:00+07:00", modified_at="9999-12-31T23:59:59-07:00")).id
+    keyed = path.with_name("keyed.db")
+    with Archive(keyed) as a:
+        a.save(rec(url="https://q.example/a-2.html", site="q.example?x=1#y", article_id="2", title="Bài có site lạ"))
+    return {"ds": make_datasette(path), "old": old, "keyed": make_datasette(keyed)}
+
+
+@pytest.mark.xfail(strict=True, reason="R1: search._int accepts 19 digits; before=9999999999999999999 overflows "
+                   "SQLite's INTEGER (OverflowError, a 500). Fix: in _int, refuse a value over 2**63 - 1 "
+                   "(len(text) > 18 or int(text) > 2**63 - 1 -> BadRequest)")
+def test_cursor_past_an_sqlite_integer_is_a_400(evil: dict[str, Any]) -> None:
+    for path in ("/?before=9999999999999999999", "/search.json?before=9999999999999999999"):
+        assert get(evil["ds"], path).status_code == 400, path
+
+
+@pytest.mark.xfail(strict=True, reason="R1: store.search.parse_query recurses once per bracket; 200 nested brackets "
+                   "(400 of the 500 characters a query may have) are a RecursionError: a 500 page, and a traceback "
+                   "from `newsarchive search`. Fix: count the depth in the parser's _atom and raise "
+                   "QueryError('brackets nested more than 32 deep') past 32")
+def test_deeply_nested_query_is_a_400(evil: dict[str, Any]) -> None:
+    q = quote("(" * 200 + "a" + ")" * 200)
+    assert get(evil["ds"], f"/?q={q}").status_code == 400
+    r = get(evil["ds"], f"/search.json?q={q}")
+    assert r.status_code == 400 and r.json()["ok"] is False
+
+
+@pytest.mark.xfail(strict=True, reason="R1: search.parse_request computes the day after `to`; to=9999-12-31 is "
+                   "an OverflowError (a 500). Fix: catch OverflowError there (no upper bound, or BadRequest)")
+def test_date_filter_at_the_end_of_the_calendar(evil: dict[str, Any]) -> None:
+    assert get(evil["ds"], "/?to=9999-12-31").status_code in (200, 400)
+    assert get(evil["ds"], "/search.json?to=9999-12-31").status_code in (200, 400)
+
+
+@pytest.mark.xfail(strict=True, reason="R1: reading.vn_time / vn_date call astimezone(), which overflows for "
+                   "0001-01-01T00:00:00+07:00 or 9999-12-31T23:59:59-07:00: one such record makes /, /sites, its "
+                   "site's page and its article page (citation, byline) 500s; sites.per_day overflows too. Fix: "
+                   "in vn_time and vn_date, `except (OverflowError, ValueError): return iso`; in per_day, "
+                   "catch OverflowError (first = date.min)")
+def test_times_at_the_ends_of_the_calendar_are_shown_as_stored(odd: dict[str, Any]) -> None:
+    for path in ("/", "/?sort=newest", "/sites", "/sites/old.example", f"/article/{odd['old']}"):
+        r = get(odd["ds"], path)
+        assert r.status_code == 200, path
+    assert "0001-01-01T00:00:00+07:00" in get(odd["ds"], f"/article/{odd['old']}").text
+
+
+@pytest.mark.xfail(strict=True, reason="R1: search.html and sites.html write href=\"/sites/{{ site }}\" without "
+                   "URL-encoding: a site key with ? or # links to another page (404). Fix: a filter quoting the "
+                   "key as a path segment (urllib.parse.quote(site, safe=':'), as article.py's site_href does)")
+def test_site_links_are_url_encoded(odd: dict[str, Any]) -> None:
+    from lxml import html as lhtml
+
+    for path in ("/sites", "/?q=site"):
+        r = get(odd["keyed"], path)
+        assert r.status_code == 200, path
+        root = lhtml.document_fromstring(r.text)
+        hrefs = [a.get("href") for a in root.iter("a") if (a.get("href") or "").startswith("/sites/q.example")]
+        assert hrefs and all(h == "/sites/q.example%3Fx%3D1%23y" for h in hrefs), (path, hrefs)
+
+
+@pytest.mark.xfail(strict=True, reason="R1: /search.json and /search.csv carry archived text but no "
+                   "Content-Security-Policy, and a bad query's JSON (400) has no nosniff either. Fix: send "
+                   "{'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': \"default-src 'none'; "
+                   "sandbox\", 'Referrer-Policy': 'no-referrer'} with every search_data response")
+def test_search_data_is_sent_inert(evil: dict[str, Any]) -> None:
+    for path in ("/search.json?q=script", "/search.csv?q=script", "/search.json?q=%22"):
+        r = get(evil["ds"], path)
+        assert r.headers.get("x-content-type-options") == "nosniff", path
+        assert "sandbox" in r.headers.get("content-security-policy", ""), path
