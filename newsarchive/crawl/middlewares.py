@@ -183,9 +183,9 @@ def drop_queued(crawler: Any) -> int:
     Retry-After) or for a place leave at once, instead of keeping the crawl alive for minutes;
     returns how many are still being transferred (those finish, within DOWNLOAD_TIMEOUT)."""
     in_flight = compat.drain_download_slots(crawler, IgnoreRequest(STOPPING))
-    for component in crawler.engine.downloader.middleware.middlewares:
-        if isinstance(component, SiteConcurrencyGate):
-            component.stop()
+    gate = crawler.get_downloader_middleware(SiteConcurrencyGate)  # (None in a cluster worker)
+    if gate is not None:
+        gate.stop()
     return in_flight
 
 
