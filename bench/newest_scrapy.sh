@@ -6,7 +6,8 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=$(mktemp -d)/venv
 python3 -m venv "$venv"
-"$venv/bin/pip" install -q "$root[test]"
+# editable: the tests import newsarchive from the tree (spiders/ is mapped to newsarchive.spiders)
+"$venv/bin/pip" install -q -e "$root[test]"
 "$venv/bin/pip" install -q --upgrade --no-deps scrapy  # past pyproject's upper bound on purpose
 "$venv/bin/python" -c "import scrapy; print('scrapy', scrapy.__version__)"
 # newsarchive.crawl.compat fails the import at once if a private hook we override has gone

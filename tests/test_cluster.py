@@ -373,3 +373,80 @@ def test_scrapy_crawl_with_newsarchive_redis_is_a_cluster_worker(redis_url: str,
     assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 20
     runs = json.loads(run_cli("runs", "--db", str(db), "--json").stdout)
     assert runs[0]["outcome"] == "success" and runs[0]["articles_new"] == 20
+
+
+class CountingRedis:
+    """A stand-in for a Redis client that counts round trips (a pipeline's execute is one)."""
+
+    def __init__(self, known: set[str]) -> None:
+        self.known, self.sets, self.round_trips = known, {}, 0
+
+    def register_script(self, source: str):  # noqa: ANN201
+        def run(keys: list[str], args: list) -> int:
+            self.round_trips += 1
+            return 1
+        return run
+
+    def sismember(self, key: str, value: str, count: bool = True) -> bool:
+        self.round_trips += count
+        return value in (self.known if key.endswith(":urls") else self.sets.get(key, set()))
+
+    def sadd(self, key: str, value: str) -> int:
+        self.round_trips += 1
+        before = len(self.sets.setdefault(key, set()))
+        self.sets[key].add(value)
+        return len(self.sets[key]) - before
+
+    def get(self, key: str) -> None:
+        self.round_trips += 1
+
+    def scard(self, key: str) -> int:
+        self.round_trips += 1
+        return len(self.sets.get(key, set()))
+
+    def pipeline(self, transaction: bool = False) -> CountingRedis.Pipe:
+        return CountingRedis.Pipe(self)
+
+    class Pipe:
+        def __init__(self, client: CountingRedis) -> None:
+            self.client, self.calls = client, []
+
+        def sismember(self, key: str, value: str) -> None:
+            self.calls.append((key, value))
+
+        def execute(self) -> list:
+            self.client.round_trips += 1
+            return [self.client.sismember(k, v, count=False) for k, v in self.calls]
+
+
+def test_a_workers_listing_costs_a_round_trip_per_page_not_per_link() -> None:
+    """The links of a feed are looked up in Redis at once (known? requested?), not one by one."""
+    from datetime import datetime, timedelta
+
+    from newsarchive.spiders.onecms import OneCMSSpider
+    from scrapy.http import Request, XmlResponse
+
+    from newsarchive.cluster.worker import RedisFrontier
+    from newsarchive.crawl.plan import CrawlPlan
+    from newsarchive.urls import canonical
+
+    base = "http://127.0.0.1/"  # an unserved demo site: its links as they are
+    feed = XmlResponse(base + "rss/trang-chu.rss", body=DemoSite(40).rss(None), encoding="utf-8",
+                       request=Request(base + "rss/trang-chu.rss"))
+    links = feed.xpath("//item/link/text()").getall()
+    assert len(links) >= 5 and all(u.startswith(base) for u in links)
+    newest = datetime.fromisoformat("2099-01-01T00:00:00+07:00")
+    plan = CrawlPlan(key="127.0.0.1", base=base, site="127.0.0.1", floor=newest - timedelta(days=36500),
+                     window=timedelta(days=7), stop_at_known=False, newest_archived=None)
+    for known in (set(), {canonical(u) for u in links}):  # a backfill of new links; all of them archived
+        client = CountingRedis(known)
+        spider = OneCMSSpider(site=base)
+        spider.crawler = type("C", (), {"stats": type("S", (), {"inc_value": lambda *a, **k: None,
+                                                                 "set_value": lambda *a, **k: None})()})()
+        spider.plan = plan
+        spider.frontier = RedisFrontier(plan, client, "newsarchive:site:x:", "run", seeds=False)
+        requests = list(spider.parse_rss(feed))
+        new = len(links) if not known else 0
+        assert len(requests) == new
+        # one look-up for the whole feed, the newest time once, and one claim per article requested
+        assert client.round_trips <= 3 + new, client.round_trips
