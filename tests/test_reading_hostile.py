@@ -699,3 +699,59 @@ def test_search_data_is_sent_inert(evil: dict[str, Any]) -> None:
         r = get(evil["ds"], path)
         assert r.headers.get("x-content-type-options") == "nosniff", path
         assert "sandbox" in r.headers.get("content-security-policy", ""), path
+
+
+def asgi_get(ds: Any, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], int, str]:
+    """A GET straight into the server, its body counted and hashed as it comes and then dropped (a
+    test client would hold it all): status, headers, bytes, SHA-256."""
+    digest, size, start = hashlib.sha256(), 0, {}
+    path, _, query = path.partition("?")
+    scope = {"type": "http", "http_version": "1.1", "method": "GET", "scheme": "http", "path": path,
+             "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
+             "headers": [(b"host", b"localhost"), *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())],
+             "client": ("127.0.0.1", 1), "server": ("localhost", 80)}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal size
+        if message["type"] == "http.response.start":
+            start.update(status=message["status"], headers={k.decode().lower(): v.decode() for k, v in message["headers"]})
+        else:
+            digest.update(message.get("body", b""))
+            size += len(message.get("body", b""))
+
+    asyncio.run(ds.app()(scope, receive, send))
+    return start["status"], start["headers"], size, digest.hexdigest()
+
+
+def test_revisions_json_is_sent_a_version_at_a_time(tmp_path: Path) -> None:
+    """?revisions=1 is byte for byte json.dumps(…, indent=2) of show --json --revisions, and the
+    server holds one version's record at a time (it held all of them, three times over)."""
+    import json
+    import tracemalloc
+
+    from newsarchive.media import with_media
+    from newsarchive.ui import make_datasette
+
+    path = tmp_path / "archive.db"
+    with Archive(path) as a:
+        for n in range(16):
+            article = a.save(rec(url=PAGE_URL, body_text=f"Phiên bản {n}. " + "chữ " * 200_000,
+                                 fetched_at=f"2026-11-{n + 1:02d}T00:00:00Z")).id
+        expected = json.dumps({"record": with_media(a.record(article), None), "revisions": a.revisions(article)},
+                              ensure_ascii=False, indent=2).encode()
+    ds = make_datasette(path)
+    tracemalloc.start()
+    try:
+        status, headers, size, sha = asgi_get(ds, f"/article/{article}.json?revisions=1")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert status == 200 and headers["content-type"].startswith("application/json")
+    assert (size, sha) == (len(expected), hashlib.sha256(expected).hexdigest())
+    assert peak < len(expected) / 2, (peak, len(expected))  # 16 versions: 4 times the answer before
+    one = get(ds, f"/article/{article}.json?revisions=1")  # and through a client, as JSON
+    assert [v["revision"] for v in one.json()["revisions"]] == list(range(1, 17))
+    assert get(ds, f"/article/{article}.json").json() == json.loads(expected)["record"]

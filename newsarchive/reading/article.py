@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from datasette.utils.asgi import Response
+
 from ..store import Archive, StorageError
 from . import TooSlow, archive_path, page, read
 
@@ -258,8 +260,6 @@ async def article_page(request: Any, datasette: Any) -> Any:
 async def article_json(request: Any, datasette: Any) -> Any:
     """The record as ``newsarchive show --json`` prints it; ``?revisions=1``: as ``show --json
     --revisions`` (``{"record": …, "revisions": […]}``)."""
-    from datasette.utils.asgi import Response
-
     article = article_id(request)
     path = archive_path(datasette)
     with_revisions = request.args.get("revisions", "") not in ("", "0")
@@ -268,7 +268,9 @@ async def article_json(request: Any, datasette: Any) -> Any:
         record = record_with_media(conn, path, article) if article is not None else None
         if record is None or not with_revisions:
             return record
-        return {"record": record, "revisions": reader(conn, path).revisions(article)}
+        numbers = [n for (n,) in conn.execute("SELECT revision FROM revisions WHERE article = ? ORDER BY revision",
+                                              (article,))]
+        return RevisionsStream(datasette, article, record, numbers)
 
     try:
         body = await read(datasette, run)
@@ -280,8 +282,57 @@ async def article_json(request: Any, datasette: Any) -> Any:
         return Response(json.dumps({"error": "not in the archive", "id": request.url_vars.get("id", "")},
                                    ensure_ascii=False), status=404, headers=headers,
                         content_type="application/json; charset=utf-8")
+    if isinstance(body, RevisionsStream):
+        return body
     return Response(json.dumps(body, ensure_ascii=False, indent=2), headers=headers,
                     content_type="application/json; charset=utf-8")
+
+
+def _indented(value: Any, level: int) -> str:
+    """``value`` as ``json.dumps(…, indent=2)`` writes it ``level`` spaces deep (JSON text has no raw
+    newline inside a string: every line break is the layout's)."""
+    return json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n" + " " * level)
+
+
+class RevisionsStream(Response):
+    """``{"record": …, "revisions": […]}`` exactly as ``json.dumps(…, indent=2)`` writes it (what
+    ``show --json --revisions`` prints), sent one version at a time, each read under the time
+    limit: one version's record in memory, not all of them (100 versions of a 5 MB body were a
+    1.5 GB answer). Past the time limit the answer stops short (invalid JSON, never a wrong one)."""
+
+    def __init__(self, datasette: Any, article: int, record: dict[str, Any], numbers: list[int]) -> None:
+        super().__init__(b"", headers=JSON_HEADERS, content_type="application/json; charset=utf-8")
+        self.datasette, self.article, self.record, self.numbers = datasette, article, record, numbers
+
+    def _version(self, conn: sqlite3.Connection, number: int) -> dict[str, Any] | None:
+        row = conn.execute("SELECT revision, fetched_at, reason, record FROM revisions WHERE article = ?"
+                           " AND revision = ?", (self.article, number)).fetchone()
+        if row is None:
+            return None
+        # the keys and their order of Archive.revisions
+        return {"revision": row[0], "fetched_at": row[1], "reason": row[2], "record": json.loads(row[3])}
+
+    async def asgi_send(self, send: Any) -> None:
+        raw = [[k.encode("latin-1"), v.encode("latin-1")]
+               for k, v in {**self.headers, "content-type": self.content_type}.items()]
+        raw += [[b"set-cookie", c.encode("latin-1")] for c in self._set_cookie_headers]
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
+
+        async def write(text: str, more: bool = True) -> None:
+            await send({"type": "http.response.body", "body": text.encode("utf-8"), "more_body": more})
+
+        await write('{\n  "record": ' + _indented(self.record, 2) + ',\n  "revisions": [')
+        first = True
+        for number in self.numbers:
+            try:
+                version = await read(self.datasette, lambda conn, n=number: self._version(conn, n))
+            except TooSlow:
+                await write("", more=False)
+                return
+            if version is not None:
+                await write(("\n    " if first else ",\n    ") + _indented(version, 4))
+                first = False
+        await write(("]" if first else "\n  ]") + "\n}", more=False)
 
 
 ROUTES = [
