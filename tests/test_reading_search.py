@@ -378,3 +378,17 @@ def test_tiers_from_the_text_are_the_index_tiers(built: Path, query: str) -> Non
                                           " ORDER BY rowid DESC", (q.folded,))]
         assert window
         assert fts._tiers_by_text(c, q, window) == fts._tiers_by_index(c, q, window)
+
+
+def test_the_sites_overview_follows_the_archive(tmp_path: Path) -> None:
+    """The overview is kept between requests, until the archive changes."""
+    from newsarchive.ui import make_datasette
+
+    path = tmp_path / "archive.db"
+    a = Archive(path)
+    a.save(rec(url="https://c.vn/1.html", site="c.vn", article_id="1"))
+    served = make_datasette(path)
+    assert re.search(r'c\.vn</a></th>\s*<td class="num">1</td>', get(served, "/sites").text)
+    a.save(rec(url="https://c.vn/2.html", site="c.vn", article_id="2"))
+    assert re.search(r'c\.vn</a></th>\s*<td class="num">2</td>', get(served, "/sites").text)
+    a.close()
