@@ -591,6 +591,10 @@ def _ranked(conn: sqlite3.Connection, q: Query, plan: _Plan, window: list[int], 
         # result of a filter), so the window is ranked by where the words are: title, then sapo,
         # then captions, then body, newest first within each (column filters over the window's
         # key range only).
+        if sparse:  # a filter: the window's range may hold many other matches, for the column filters to read
+            in_range = _run(conn, "SELECT count(*) FROM (SELECT 1 FROM search_folded WHERE search_folded MATCH ?"
+                            " AND rowid BETWEEN ? AND ? LIMIT ?)", [q.folded, window[-1], window[0], 20 * len(window)])
+            sparse = in_range[0][0] >= 20 * len(window)
         tiers = _tiers_by_text(conn, q, window) if sparse else _tiers_by_index(conn, q, window)
         scored = [(k, tiers.get(k, 0.0)) for k in window]
     else:
@@ -666,12 +670,16 @@ def facets_of(conn: sqlite3.Connection, keys: list[int], window: int = FACET_WIN
     """Results per site, section and kind of the articles of these index keys (a search's newest
     ``window`` results: :attr:`Results.window`)."""
     counts: dict[str, dict[str, int]] = {"site": {}, "section": {}, "kind": {}}
+    # the filters' index holds all three in key order (SQLite would pick the unique key index and
+    # read each article's row); an archive from before it (read-only, not migrated) does without
+    indexed = " INDEXED BY articles_search_filters" if conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = 'articles_search_filters'").fetchone() else ""
     for start in range(0, len(keys), 500):
         chunk = keys[start:start + 500]
         marks = ",".join("?" * len(chunk))
         for site, section, kind, n in conn.execute(
-                "SELECT a.site, s.name, a.kind, count(*) FROM articles a LEFT JOIN sections s ON s.id = a.section_id"
-                f" WHERE a.search_key IN ({marks}) GROUP BY 1, 2, 3", chunk):
+                f"SELECT a.site, s.name, a.kind, count(*) FROM articles a{indexed} LEFT JOIN sections s"
+                f" ON s.id = a.section_id WHERE a.search_key IN ({marks}) GROUP BY 1, 2, 3", chunk):
             for facet, value in (("site", site), ("section", section), ("kind", kind)):
                 if value:
                     counts[facet][value] = counts[facet].get(value, 0) + n
