@@ -755,3 +755,38 @@ def test_revisions_json_is_sent_a_version_at_a_time(tmp_path: Path) -> None:
     one = get(ds, f"/article/{article}.json?revisions=1")  # and through a client, as JSON
     assert [v["revision"] for v in one.json()["revisions"]] == list(range(1, 17))
     assert get(ds, f"/article/{article}.json").json() == json.loads(expected)["record"]
+
+
+def test_article_page_of_a_hostile_record_is_bounded(tmp_path: Path) -> None:
+    """500,000 one-word paragraphs (2,000,000 took 34 s and 770 MB to render before; 100,000 images
+    11 s), 2,000 images, 5,000 authors and tags: the page lays out the first of each, shows the rest of
+    the body as one text and counts the rest of the others; every word of the body is on the page."""
+    from newsarchive.reading.article import MAX_BLOCKS, MAX_FIGURES, MAX_NAMES
+    from newsarchive.ui import make_datasette
+
+    path = tmp_path / "archive.db"
+    body = "\n\n".join(f"w{i}" for i in range(500_000))
+    with Archive(path) as a:
+        article = a.save(rec(url=PAGE_URL, body_text=body, authors=[f"Tác giả {i}" for i in range(5_000)],
+                             tags=[f"thẻ {i}" for i in range(5_000)],
+                             images=[{"src": f"https://x.1cdn.vn/{i}.jpg", "caption": f"ảnh {i}"}
+                                     for i in range(2_000)])).id
+    ds = make_datasette(path)
+    r, seconds = timed(ds, f"/article/{article}")
+    assert r.status_code == 200 and seconds < 3, seconds  # 8 s before
+    html = r.text
+    assert html.count("<p>w") + html.count('<h2 class="subhead">w') == MAX_BLOCKS and "w499999" in html and '<div class="rest">' in html
+    assert html.count("<figure") == MAX_FIGURES and f"{2_000 - MAX_FIGURES:,} ảnh khác".replace(",", ".") in html
+    assert html.count('rel="author"') == MAX_NAMES and f"{5_000 - MAX_NAMES:,} tác giả khác".replace(",", ".") in html
+    assert html.count('rel="tag"') == MAX_NAMES
+    assert live_problems(html) == []
+
+
+def test_body_split_past_the_bound_keeps_every_block() -> None:
+    from newsarchive.reading.article import MAX_BLOCKS, body_items
+
+    body = "\n\n".join(f"Đoạn {i}." for i in range(MAX_BLOCKS + 3)) + "\n\n\n\n  \n\nCuối."
+    items = body_items(body, [])
+    assert [i["type"] for i in items] == ["para"] * MAX_BLOCKS + ["rest"]
+    assert items[-1]["text"] == f"Đoạn {MAX_BLOCKS}.\n\nĐoạn {MAX_BLOCKS + 1}.\n\nĐoạn {MAX_BLOCKS + 2}.\n\n\n\n  \n\nCuối."
+    assert [i["text"] for i in body_items("a\n\n\n\nb", [])] == ["a", "b"]  # blank blocks skipped, as before
