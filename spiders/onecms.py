@@ -52,6 +52,7 @@ FRUITLESS_PAGES = 3
 # Media (images, audio) after the article that references them is archived, before more articles:
 # the queue holds one article's files, not a whole backfill's.
 MEDIA = ARTICLE + 5
+CLAIMED = "newsarchive_run_key"  # request.meta: the run key an article request claimed
 MAX_STREAM_PAGES = 5000  # and no stream pages on for ever: 5,000 load-more pages is ~100,000 articles
 SITEMAP_MAXSIZE = 50 * 1024 * 1024  # the sitemap protocol's limit, also for a gzip file once inflated
 
@@ -284,12 +285,14 @@ class OneCMSSpider(scrapy.Spider):
     def article_request(self, url: str, priority: int = ARTICLE, key: str | None = None) -> Request | None:
         """The request for an article URL, unless this run (any worker of it) already made one."""
         url = canonical(url)
-        if not self.frontier.claim(key or run_key(url)):  # one fetch per article, whatever URL variant
+        key = key or run_key(url)
+        if not self.frontier.claim(key):  # one fetch per article, whatever URL variant
             return None
         # dont_filter: duplicates are kept out by the frontier; the dupefilter would silently drop
-        # a redirect back to the same URL, and the article would be neither archived nor failed
+        # a redirect back to the same URL, and the article would be neither archived nor failed.
+        # CLAIMED: a shared frontier may settle its claims after the callback (frontier.settle)
         return Request(url, callback=self.parse_article, errback=self.article_failed, priority=priority,
-                       dont_filter=True)
+                       dont_filter=True, meta={CLAIMED: key})
 
     # -- listings: home, categories, "latest", and the load-more API ----------------------------------
 

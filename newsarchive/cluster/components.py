@@ -22,6 +22,7 @@ from ..crawl.items import FetchedPage, FetchFailed, MediaFailed, MediaFile, NotM
 from . import protocol
 
 MEDIA_SETTLED = f"{protocol.PREFIX}:media:settled"  # media URLs the writer holds or gave up on
+CLAIMED = "newsarchive_run_key"  # request.meta: the article claim a request holds (spiders.onecms.CLAIMED)
 
 
 def _enabled(crawler: Any) -> bool:
@@ -63,20 +64,29 @@ class ClaimAck:
         """The errback of a request that had none: its claim is done."""
         self.crawler.spider.frontier.done(failure.request)
 
+    def _settled(self, out: list[Any]) -> list[Any]:
+        """A callback's output once its article claims are confirmed (one round trip for the page):
+        a request whose article another worker claimed first is dropped."""
+        from scrapy import Request
+
+        lost = self.crawler.spider.frontier.settle()
+        return [r for r in out if not (isinstance(r, Request) and r.meta.get(CLAIMED) in lost)]
+
     async def process_start(self, start: Any) -> Any:
         spider = self.crawler.spider
         async for r in start:
-            yield self._with_errback(r, spider)
+            for kept in self._settled([r]):
+                yield self._with_errback(kept, spider)
 
     def process_spider_output(self, response: Any, result: Any, spider: Any = None) -> Any:
         spider = self.crawler.spider
-        for r in result:
+        for r in self._settled(list(result)):
             yield self._with_errback(r, spider)
         spider.frontier.done(response.request)
 
     async def process_spider_output_async(self, response: Any, result: Any, spider: Any = None) -> Any:
         spider = self.crawler.spider
-        async for r in result:
+        for r in self._settled([r async for r in result]):
             yield self._with_errback(r, spider)
         spider.frontier.done(response.request)
 

@@ -50,6 +50,8 @@ class RedisFrontier:
         self._requested: dict[str, bool] = {}
         self._newest: datetime | None = None
         self._newest_read = 0.0
+        self._pending: list[str] = []  # claims made on the look-up's answers, confirmed by settle()
+        self._scheduled: int | None = None  # articles requested by the run, as of the last look-up
 
     @classmethod
     def open(cls, settings: Any, site_arg: str, since: str | None = None, recheck: bool = False) -> RedisFrontier:
@@ -106,7 +108,9 @@ class RedisFrontier:
             pipe.sismember(self.known_p + "urls", url)
             pipe.sismember(self.known_p + "ids", article_id or "")
             pipe.sismember(self.p + "articles", key)
-        answers = pipe.execute()
+        pipe.scard(self.p + "articles")
+        *answers, scheduled = pipe.execute()
+        self._scheduled = int(scheduled)
         self._known.clear()
         self._requested.clear()
         for i, (url, article_id, key) in enumerate(found):
@@ -125,12 +129,32 @@ class RedisFrontier:
         return self._requested[key]
 
     def claim(self, key: str) -> bool:
-        won = self.client.sadd(self.p + "articles", key) == 1
+        """A key the last look-up found unrequested is claimed provisionally (settle() confirms all
+        of a page's claims in one round trip); any other is claimed at once."""
+        if key in self._requested:
+            if self._requested[key]:
+                return False
+            self._requested[key] = True
+            self._pending.append(key)
+            return True
         self._requested[key] = True
-        return won
+        return self.client.sadd(self.p + "articles", key) == 1
+
+    def settle(self) -> set[str]:
+        if not self._pending:
+            return set()
+        pipe = self.client.pipeline(transaction=False)
+        for key in self._pending:
+            pipe.sadd(self.p + "articles", key)
+        lost = {key for key, added in zip(self._pending, pipe.execute(), strict=True) if not added}
+        self._pending.clear()
+        self._scheduled = None
+        return lost
 
     def scheduled(self) -> int:
-        return int(self.client.scard(self.p + "articles"))
+        if self._scheduled is None:
+            self._scheduled = int(self.client.scard(self.p + "articles"))
+        return self._scheduled + len(self._pending)
 
     def done(self, request: Any) -> None:
         claim = request.meta.pop(protocol.CLAIM, None)

@@ -39,6 +39,10 @@ class Frontier(Protocol):
 
     def scheduled(self) -> int: ...
 
+    def settle(self) -> set[str]:
+        """Claims a remote frontier made provisionally since the last call, confirmed in one round
+        trip: returns the keys another worker had claimed first (their requests are dropped)."""
+
     def see(self, when: datetime) -> bool:
         """Note a publication time; True if it is the newest seen so far."""
 
@@ -119,6 +123,9 @@ class LocalFrontier:
 
     def scheduled(self) -> int:
         return len(self._requested)
+
+    def settle(self) -> set[str]:
+        return set()  # every claim here is final at once
 
     def see(self, when: datetime) -> bool:
         if self._newest is None or when > self._newest:
