@@ -112,8 +112,8 @@ async def measure(db: Path, n: int, runs: int) -> int:
         "search: empty query (newest)": ["/"] * runs,
         "search: common word, relevance": [f"/?q={rng.choice(common)}" for _ in range(runs)],
         "search: common word, newest": [f"/?q={rng.choice(common)}&sort=newest" for _ in range(runs)],
-        "search: rare word": [f"/?q={rng.choice(rare)}" for _ in range(runs)],
-        "search: 2 rare words, folded": [f"/?q={reading_fold(rng.choice(rare))}+{reading_fold(rng.choice(rare))}"
+        "search: less common word": [f"/?q={rng.choice(rare)}" for _ in range(runs)],
+        "search: 2 less common words, folded": [f"/?q={reading_fold(rng.choice(rare))}+{reading_fold(rng.choice(rare))}"
                                          for _ in range(runs)],
         "search: common, page 50, relevance": [f"/?q={rng.choice(common)}&page=50" for _ in range(runs)],
         "search: common, page 50, newest": [f"/?q={rng.choice(common)}&sort=newest&page=50" for _ in range(runs)],
@@ -124,7 +124,7 @@ async def measure(db: Path, n: int, runs: int) -> int:
                                                for _ in range(runs)],
         "search: common + tag (1 of 8)": [f"/?q={rng.choice(common)}&tag={quote(rng.choice(TAGS))}"
                                           for _ in range(runs)],
-        "search: rare word + site": [f"/?q={rng.choice(rare)}&site=bao{rng.randrange(10)}.vn" for _ in range(runs)],
+        "search: less common word + site": [f"/?q={rng.choice(rare)}&site=bao{rng.randrange(10)}.vn" for _ in range(runs)],
         "search.json: common, page 2": [f"/search.json?q={rng.choice(common)}&page=2" for _ in range(runs)],
         "sites: /sites": ["/sites"] * max(3, runs // 4),
         "sites: /sites/<site>": [f"/sites/bao{rng.randrange(10)}.vn" for _ in range(max(3, runs // 4))],
