@@ -28,6 +28,9 @@ BREAK = "\n\n"
 PAIR_CELLS = 1_000_000  # len(a) * len(b) of one word comparison
 TOTAL_CELLS = 2_500_000  # of all the word comparisons of one diff (~0.4 s in the worst case measured)
 MAX_UNITS = 5_000  # paragraphs or list items compared as units, per side (past it: coarse)
+MIN_CELLS = 1_000  # what one word comparison costs at least, whatever its size (2,500 of them a diff)
+MAX_SHOWN = 1_000  # blocks (paragraphs, items, images) a field shows; past it the rest is counted
+SHOWN_NOTE = "còn {n} mục thay đổi nữa không hiển thị ở đây (so sánh bản ghi JSON của hai phiên bản)"
 CONTEXT = 1  # unchanged paragraphs shown around a change
 
 LABELS = {  # the reading room speaks Vietnamese
@@ -78,6 +81,7 @@ class _Budget:
         self.coarse = False
 
     def take(self, cells: int) -> bool:
+        cells = max(cells, MIN_CELLS)  # each comparison's own cost: 20,000 changed captions took 1 s
         if cells > PAIR_CELLS or cells > self.cells:
             self.coarse = True
             return False
@@ -206,6 +210,9 @@ def word_diff(a: str | None, b: str | None, budget: _Budget | None = None) -> li
     and inserted whole) past the budget."""
     budget = budget or _Budget(TOTAL_CELLS)
     a, b = _nfc(a), _nfc(b)
+    if budget.cells < MIN_CELLS and a != b:  # spent: the rest whole, without tokenizing (20,000 captions)
+        budget.coarse = True
+        return [s for s in (Seg("del", a), Seg("ins", b)) if s.text]
     head = tail = ""
     if len(a) + len(b) > LARGE:
         # two large texts (two 5 MB bodies took 2.7 s of tokens and keys): their common ends set
@@ -410,6 +417,11 @@ def record_diff(a: dict[str, Any], b: dict[str, Any], *, cells: int = TOTAL_CELL
             blocks = [Block(segs)]
             kind = "text"
         note = COARSE_NOTE if budget.coarse else None
+        if len(blocks) > MAX_SHOWN:  # a hostile record's 20,000 changed tags took 2.6 s to render
+            hidden = sum(1 for b in blocks[MAX_SHOWN:] if b.changed)
+            blocks = blocks[:MAX_SHOWN]
+            if hidden:
+                note = "; ".join(x for x in (note, SHOWN_NOTE.format(n=f"{hidden:,}".replace(",", "."))) if x)
         budget.coarse = coarse_before or budget.coarse
         out.append(FieldDiff(name, LABELS.get(name, name), changed, blocks, kind, note))
     return out
