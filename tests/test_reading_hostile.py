@@ -816,3 +816,27 @@ def test_diff_of_huge_lists_shows_a_bounded_part(tmp_path: Path) -> None:
         assert section.count("<li>") == MAX_SHOWN, field
         assert "mục thay đổi nữa không hiển thị" in section, field
     assert len(r.content) < 1_000_000
+
+
+def test_stored_page_is_inflated_up_to_a_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An archive file is read, not trusted: a stored page that inflates past MAX_STORED (a zlib
+    bomb written into the file) is read up to it, and the page says the size is more than that."""
+    import sqlite3
+    import zlib
+
+    from newsarchive.reading import archived
+
+    ds, article = archived_page(tmp_path, b"<html><body><p>x</p></body></html>")
+    path = Path(ds.get_database().path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE pages SET body = ? WHERE article = ?",
+                     (zlib.compress(b"<p>bom</p>" + b" " * 8 * 1024 * 1024), article))
+    conn.close()
+    monkeypatch.setattr(archived, "MAX_STORED", 1024 * 1024)
+    from newsarchive.ui import make_datasette
+
+    ds = make_datasette(path)
+    r = get(ds, f"/article/{article}/archived")
+    assert r.status_code == 200 and "hơn 1.048.576 byte" in r.text
+    r = get(ds, f"/article/{article}/archived/page")
+    assert r.status_code == 200 and "bom" in r.text

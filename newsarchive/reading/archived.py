@@ -84,6 +84,7 @@ MAX_TAGS = 250_000
 # tag's attributes past this many are cut before parsing (a real tag has a few dozen)
 MAX_ATTRS = 64
 MAX_CSS = 2 * 1024 * 1024  # characters of one stylesheet (a larger one is dropped whole)
+MAX_STORED = 4 * MAX_SOURCE  # bytes of a stored page inflated
 
 # CSS that could fetch: url(), image-set() and the like (strings inside them are addresses), @import
 _CSS_FETCH = re.compile(r"(?:url|image|image-set|-webkit-image-set|cross-fade|-webkit-cross-fade|src|element)\s*\(",
@@ -298,8 +299,11 @@ def _stored_page(conn: sqlite3.Connection, article: int, rev: int | None) -> dic
     if row is None:
         return None
     page_id, url, status, headers, body, sha, fetched = row
+    # inflated up to a bound: the crawl keeps pages up to 16 MiB, but an archive file is read, not trusted
+    inflate = zlib.decompressobj()
+    raw = inflate.decompress(body, MAX_STORED)
     return {"id": page_id, "url": url, "status": status, "headers": json.loads(headers) if headers else None,
-            "body": zlib.decompress(body), "sha256": sha, "fetched_at": fetched}
+            "body": raw, "cut": bool(inflate.unconsumed_tail), "sha256": sha, "fetched_at": fetched}
 
 
 def _rev_arg(request: Any) -> int | None | bool:
@@ -342,7 +346,7 @@ async def archived_wrapper(request: Any, datasette: Any) -> Any:
     from ..extract.page import header
 
     context.update(url=stored["url"], status=stored["status"], fetched_utc=_utc(stored["fetched_at"]),
-                   size=len(stored["body"]), sha256=stored["sha256"],
+                   size=len(stored["body"]), cut=stored["cut"], sha256=stored["sha256"],
                    content_type=header(stored["headers"], "content-type") if stored["headers"] else None,
                    frame=f"/article/{article}/archived/page" + (f"?rev={rev}" if rev else ""))
     return page(datasette, "archived.html", context)
