@@ -840,3 +840,39 @@ def test_stored_page_is_inflated_up_to_a_bound(tmp_path: Path, monkeypatch: pyte
     assert r.status_code == 200 and "hơn 1.048.576 byte" in r.text
     r = get(ds, f"/article/{article}/archived/page")
     assert r.status_code == 200 and "bom" in r.text
+
+
+@pytest.mark.parametrize("body", [
+    b"<p>\xff\xfe\xed\xa0\x80 ok \xc3</p><img src='https://e.example/x.jpg'>",  # invalid UTF-8
+    b"\xff\xfe<\x00i\x00m\x00g\x00 \x00s\x00r\x00c\x00=\x00x\x00 \x00o\x00n\x00e\x00r\x00r\x00o\x00r\x00=\x001\x00>\x00",
+    b"<p>a\x00b</p><scr\x00ipt>alert(1)</script>",
+    b"", b"<", b"<!--", b"\xef\xbb\xbf<script>alert(1)</script><p>bom</p>",
+])
+def test_as_archived_of_undecodable_bytes(tmp_path: Path, body: bytes) -> None:
+    ds, article = archived_page(tmp_path, body, headers={"Content-Type": "text/html; charset=utf-8"})
+    r = get(ds, f"/article/{article}/archived/page")
+    assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
+    assert live_problems(r.text, page_of_the_archive=False) == []
+    r.content.decode("utf-8")  # what is sent is UTF-8, as it says
+
+
+@pytest.mark.parametrize("article", ["%2e%2e", "..%2f..%2fmedia", "1%2f..%2f2", "-1", "0", "1.5", "1e3", "0x10",
+                                     "9" * 19, "9" * 5000, "%E1%BB%87", "١٢", "1%00", " 1", "1 "])
+def test_article_ids_that_are_not_ids(evil: dict[str, Any], article: str) -> None:
+    for suffix in ("", ".json", "/history", "/diff", "/archived", "/archived/page"):
+        r = get(evil["ds"], f"/article/{article}{suffix}", follow_redirects=True)
+        assert r.status_code in (400, 404), (article, suffix, r.status_code)
+        assert "Traceback" not in r.text
+
+
+@pytest.mark.parametrize("query", [
+    "q=" + "a" * 60_000, "q=" + quote(" OR ".join(f"w{i}" for i in range(99))), "q=a%2A", "q=" + quote("a* OR b* OR c*"),
+    "page=1000000000000", "page=" + "9" * 19, "q=a&size=100000", "site=" + "x" * 30_000, "section=" + "x" * 30_000,
+    "author=" + "x" * 30_000, "tag=" + "x" * 30_000, "kind=" + "x" * 30_000, "from=" + "x" * 30_000,
+    "&".join(f"site=x{i}" for i in range(2_000)), "&".join(f"zz{i}=1" for i in range(5_000)),
+])
+def test_hostile_search_parameters_answer_quickly(evil: dict[str, Any], query: str) -> None:
+    for route in ("/", "/search.json", "/search.csv"):
+        r, seconds = timed(evil["ds"], f"{route}?{query}")
+        assert r.status_code in (200, 400), (route, query[:40], r.status_code)
+        assert seconds < 3 and len(r.content) < 1_000_000, (route, query[:40], seconds)
