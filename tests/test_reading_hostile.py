@@ -876,3 +876,46 @@ def test_hostile_search_parameters_answer_quickly(evil: dict[str, Any], query: s
         r, seconds = timed(evil["ds"], f"{route}?{query}")
         assert r.status_code in (200, 400), (route, query[:40], r.status_code)
         assert seconds < 3 and len(r.content) < 1_000_000, (route, query[:40], seconds)
+
+
+@pytest.mark.xfail(strict=True, reason="R1 (ui.py / cli.serve): the server answers any Host header, so a web page "
+                   "the reader visits can rebind its own name to 127.0.0.1 (DNS rebinding) and read the archive "
+                   "from the reader's browser, and the citation's permanent link takes the Host it is given. Fix: "
+                   "when serving a loopback address, wrap the app so that a Host other than localhost, 127.0.0.1, "
+                   "[::1] (any port) is answered 421 Misdirected Request")
+def test_local_server_refuses_foreign_host_names(evil: dict[str, Any]) -> None:
+    import http.client
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "newsarchive.cli", "serve", "--db", str(evil["path"]),
+                             "--port", "0"], stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                            cwd=str(evil["path"].parent))
+    try:
+        line = proc.stderr.readline() if proc.stderr else ""
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", line).group(1))  # type: ignore[union-attr]
+
+        def ask(path: str, host: str) -> tuple[int, bytes]:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            try:
+                conn.request("GET", path, headers={"Host": host})
+                r = conn.getresponse()
+                return r.status, r.read()
+            finally:
+                conn.close()
+
+        for _ in range(100):  # until it answers
+            try:
+                assert ask("/sites", f"127.0.0.1:{port}")[0] == 200
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.1)
+        status, body = ask(f"/article/{evil['id']}", f"rebound.example:{port}")
+        assert status in (400, 403, 421) and b"rebound.example" not in body
+    finally:
+        os.kill(proc.pid, signal.SIGINT)
+        proc.wait(timeout=20)
+        if proc.stderr:
+            proc.stderr.close()
