@@ -919,3 +919,17 @@ def test_local_server_refuses_foreign_host_names(evil: dict[str, Any]) -> None:
         proc.wait(timeout=20)
         if proc.stderr:
             proc.stderr.close()
+
+
+@pytest.mark.xfail(strict=True, reason="R1 (low): search._marked makes <mark> of U+E000/U+E001, which a hostile "
+                   "text can hold: unbalanced <mark> tags highlight the rest of a card (the browser carries them "
+                   "on). Fix: remove the two characters from the text before fts.snippet "
+                   "(text.translate({0xE000: None, 0xE001: None}))")
+def test_private_use_marks_in_a_text_are_not_markup(tmp_path: Path) -> None:
+    from newsarchive.ui import make_datasette
+
+    path = tmp_path / "archive.db"
+    with Archive(path) as a:
+        a.save(rec(title="Tin", sapo="mưa \ue000\ue000\ue000 lớn \ue001", body_text="x"))
+    html = get(make_datasette(path), "/?q=mua").text
+    assert html.count("<mark>") == html.count("</mark>") == 1
