@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections import Counter
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
@@ -261,52 +260,58 @@ def _walk_ld(obj: Any, out: list[dict[str, Any]]) -> None:
                 todo.append(item["@graph"])
 
 
-_CLASS_ATTRS = lxml.etree.XPath("//@class")
-
-
 class ClassIndex:
-    """Elements by class token, in document order. Built from one XPath over the class attributes
-    (cheap: no element object is made until a token is asked for); an element is found again by
-    its attribute's position in that list (``list.index``, a scan in C), not by a grouping loop in
-    Python over every attribute of the page."""
+    """Elements by class token, in document order. One pass over the page's elements in C
+    (``iter``) reads each one's class attribute and groups the elements by attribute value; the
+    distinct values (a few dozen on a page of hundreds of attributes) are split into tokens. A
+    token's elements are listed when it is first asked for; most tokens asked for are absent,
+    which is one dict lookup. (An XPath over ``@class`` with smart strings costs more: it makes a
+    string object and an element for every attribute, then hashes every string.)"""
 
     def __init__(self, root: Any) -> None:
-        attrs = self._attrs = _CLASS_ATTRS(root)  # smart strings: each knows its element (getparent)
-        self._counts = counts = Counter(attrs)  # distinct values, first appearance first
-        tokens: dict[str, list[str]] = {}
-        for key in counts:
-            for token in key.split():
-                if token in tokens:
-                    tokens[token].append(key)
+        els: list[Any] = []  # the elements that have a class, in document order
+        add = els.append
+        groups: dict[str, list[int]] = {}  # attribute value -> positions in els
+        for el in root.iter("*"):
+            value = el.get("class")
+            if value:
+                found = groups.get(value)
+                if found is None:
+                    groups[value] = [len(els)]
                 else:
-                    tokens[token] = [key]
+                    found.append(len(els))
+                add(el)
+        self._els = els
+        self._groups = groups
+        tokens: dict[str, list[str]] = {}
+        for value in groups:  # first appearance first
+            for token in value.split():
+                keys = tokens.get(token)
+                if keys is None:
+                    tokens[token] = [value]
+                elif keys[-1] is not value:  # class="a a": one element
+                    keys.append(value)
         self._tokens = tokens
         self._joined: str | None = None
         self._cache: dict[str, list[Any]] = {}
 
-    def _positions(self, key: str) -> list[int]:
-        """Where the attributes whose value is ``key`` stand in the page's list, in order."""
-        attrs, out, i = self._attrs, [], -1
-        for _ in range(self._counts[key]):
-            i = attrs.index(key, i + 1)
-            out.append(i)
-        return out
-
     def get(self, token: str, default: Any = None) -> list[Any] | Any:
         found = self._cache.get(token)
         if found is None:
-            keys = self._tokens.get(token)
-            if not keys:
+            values = self._tokens.get(token)
+            if not values:
                 return default
-            if len(keys) == 1:
-                order = self._positions(keys[0])
+            groups = self._groups
+            if len(values) == 1:
+                order = groups[values[0]]
             else:
-                order = sorted(i for k in keys for i in self._positions(k))
-            attrs = self._attrs
-            found = self._cache[token] = [attrs[i].getparent() for i in order]
+                order = sorted(i for value in values for i in groups[value])
+            els = self._els
+            found = self._cache[token] = [els[i] for i in order]
         return found
 
     def tokens(self) -> list[str]:
+        """Every token, first appearance first."""
         return list(self._tokens)
 
     def any_token(self, part: str, start: bool = False) -> bool:
