@@ -933,3 +933,21 @@ def test_private_use_marks_in_a_text_are_not_markup(tmp_path: Path) -> None:
         a.save(rec(title="Tin", sapo="mưa \ue000\ue000\ue000 lớn \ue001", body_text="x"))
     html = get(make_datasette(path), "/?q=mua").text
     assert html.count("<mark>") == html.count("</mark>") == 1
+
+
+def test_history_listing_does_not_read_the_records(revised: dict[str, Any]) -> None:
+    """The list of versions reads their numbers, reasons and times, not their records (each up to a
+    page's text: 500 versions of a 16 MB record were parsed for a title the page never showed); only
+    the first MAX_SUMMARIES records are read, for the changed fields, by one statement."""
+    import sqlite3
+
+    from newsarchive.reading import history
+
+    conn = sqlite3.connect(Path(revised["ds"].get_database().path))
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    listed = history.versions(conn, revised["id"], history.MAX_LISTED)
+    conn.close()
+    assert len(listed) == history.MAX_LISTED
+    reading_records = [q for q in statements if "record" in q]
+    assert len(reading_records) == 1 and f"LIMIT {history.MAX_SUMMARIES}" in reading_records[0]

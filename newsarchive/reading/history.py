@@ -38,11 +38,11 @@ def _title(conn: sqlite3.Connection, article: int) -> str | None:
 
 def versions(conn: sqlite3.Connection, article: int, limit: int | None = None) -> list[dict[str, Any]]:
     """Every version (or, past ``limit``, the first and the newest ``limit - 1``), oldest first:
-    number, reason, archive time, title, whether its page is kept, and which fields changed from the
+    number, reason, archive time, whether its page is kept, and which fields changed from the
     version before (for the first MAX_SUMMARIES versions and SUMMARY_CHARS of records: two records
     in memory at a time, each read once)."""
-    columns = ("SELECT revision, reason, fetched_at, json_extract(record, '$.title'), page IS NOT NULL"
-               " FROM revisions WHERE article = ?")
+    # not the record: each is up to a whole page's text, and only the first MAX_SUMMARIES are read
+    columns = "SELECT revision, reason, fetched_at, page IS NOT NULL FROM revisions WHERE article = ?"
     if limit is None:
         rows = conn.execute(f"{columns} ORDER BY revision", (article,)).fetchall()
     else:  # by the (article, revision) key from both ends: a few rows read however many there are
@@ -50,7 +50,7 @@ def versions(conn: sqlite3.Connection, article: int, limit: int | None = None) -
         first = conn.execute(f"{columns} ORDER BY revision LIMIT 1", (article,)).fetchall()
         rows = sorted({r[0]: r for r in first + newest}.values(), key=lambda r: r[0])
     out = [{"revision": r[0], "reason": r[1], "reason_text": REASONS.get(r[1], r[1]), "fetched_at": r[2],
-            "fetched_utc": _utc(r[2]), "title": r[3], "has_page": bool(r[4]), "changed": None} for r in rows]
+            "fetched_utc": _utc(r[2]), "has_page": bool(r[3]), "changed": None} for r in rows]
     by_number = {v["revision"]: v for v in out}
     previous: dict[str, Any] | None = None
     budget = SUMMARY_CHARS
