@@ -951,3 +951,33 @@ def test_history_listing_does_not_read_the_records(revised: dict[str, Any]) -> N
     assert len(listed) == history.MAX_LISTED
     reading_records = [q for q in statements if "record" in q]
     assert len(reading_records) == 1 and f"LIMIT {history.MAX_SUMMARIES}" in reading_records[0]
+
+
+def test_as_archived_rebuilds_two_pages_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each rebuild of a hostile page holds ~200 MB: eight readers at once rebuild two at a time
+    (the server's threads rebuilt six at once), and every one of them gets its page."""
+    import threading
+
+    from newsarchive.reading import archived
+
+    ds, article = archived_page(tmp_path, b"<html><body><p>x</p></body></html>")
+    lock, running, most = threading.Lock(), [0], [0]
+    real = archived.inert_html
+
+    def slow(*args: Any, **kw: Any) -> str:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.2)
+        with lock:
+            running[0] -= 1
+        return real(*args, **kw)
+
+    monkeypatch.setattr(archived, "inert_html", slow)
+
+    async def all_at_once() -> list[Any]:
+        return await asyncio.gather(*(ds.client.get(f"/article/{article}/archived/page") for _ in range(8)))
+
+    answers = asyncio.run(all_at_once())
+    assert [r.status_code for r in answers] == [200] * 8 and all("<p>x</p>" in r.text for r in answers)
+    assert most[0] == 2

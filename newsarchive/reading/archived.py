@@ -27,6 +27,7 @@ import html
 import json
 import re
 import sqlite3
+import threading
 import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -85,6 +86,9 @@ MAX_TAGS = 250_000
 MAX_ATTRS = 64
 MAX_CSS = 2 * 1024 * 1024  # characters of one stylesheet (a larger one is dropped whole)
 MAX_STORED = 4 * MAX_SOURCE  # bytes of a stored page inflated
+# pages rebuilt at once: a hostile 16 MiB page holds ~200 MB while it is rebuilt, and the server's
+# threads could otherwise rebuild six at a time; the others wait their turn
+BUILDING = threading.BoundedSemaphore(2)
 
 # CSS that could fetch: url(), image-set() and the like (strings inside them are addresses), @import
 _CSS_FETCH = re.compile(r"(?:url|image|image-set|-webkit-image-set|cross-fade|-webkit-cross-fade|src|element)\s*\(",
@@ -372,7 +376,8 @@ async def archived_page(request: Any, datasette: Any) -> Any:
         def held(urls: Iterable[str]) -> dict[str, str]:
             return {u: h.sha256 for u, h in store.held(urls).items()} if store is not None else {}
 
-        return inert_html(decode(stored["body"], stored["headers"]), stored["url"], held)
+        with BUILDING:
+            return inert_html(decode(stored["body"], stored["headers"]), stored["url"], held)
 
     body = await asyncio.to_thread(build)  # a large page takes a moment: off the server's loop
     return Response.html(body, headers=PAGE_HEADERS)
