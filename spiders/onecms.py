@@ -14,6 +14,7 @@ import re
 import struct
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -55,6 +56,12 @@ MEDIA = ARTICLE + 5
 CLAIMED = "newsarchive_run_key"  # request.meta: the run key an article request claimed
 MAX_STREAM_PAGES = 5000  # and no stream pages on for ever: 5,000 load-more pages is ~100,000 articles
 SITEMAP_MAXSIZE = 50 * 1024 * 1024  # the sitemap protocol's limit, also for a gzip file once inflated
+
+
+@lru_cache(maxsize=65536)
+def link_keys(url: str) -> tuple[str, str | None, str]:
+    """A link's canonical URL, CMS id and run key (article pages link the same boxes again and again)."""
+    return canonical(url), article_id(url), run_key(url)
 
 
 def is_article_url(url: str) -> bool:
@@ -271,12 +278,13 @@ class OneCMSSpider(scrapy.Spider):
     def look_up(self, urls: Any) -> None:
         """Every article link of a page, told to the frontier at once (a remote frontier answers all
         of them in one round trip, not one per link)."""
-        found = [(canonical(u), article_id(u), run_key(u)) for u in urls if self.same_site(u) and is_article_url(u)]
+        found = [link_keys(u) for u in set(urls) if self.same_site(u) and is_article_url(u)]
         if found:
             self.frontier.lookup(found)
 
     def known(self, url: str) -> bool:
-        return self.frontier.known(canonical(url), article_id(url))
+        url, cms_id, _ = link_keys(url)
+        return self.frontier.known(url, cms_id)
 
     def same_site(self, url: str) -> bool:
         # a crawl never follows links to other hosts (ports included)

@@ -71,7 +71,8 @@ class LocalFrontier:
         self.owns_site = lock is not None and lock.fd is not None
         self._requested: set[str] = set()
         self._newest: datetime | None = None
-        self._known: dict[tuple[str, str | None], bool] = {}  # the last page's links
+        self._known: dict[tuple[str, str | None], bool] = {}  # links looked up (archived before the run?)
+        self._reader: Any = None  # the archive, read for look-ups
 
     @classmethod
     def open(cls, settings: Any, site_arg: str, since: str | None = None, recheck: bool = False) -> LocalFrontier:
@@ -86,8 +87,11 @@ class LocalFrontier:
 
     def lookup(self, found: Iterable[tuple[str, str | None, str]]) -> None:
         """The page's links, looked up in the archive in one short read (indexed queries)."""
-        pairs = {(url, article_id) for url, article_id, _ in found}
-        self._known = self._look_up(pairs)
+        if len(self._known) > 200_000:  # answers hold for the whole run; kept within a bound
+            self._known.clear()
+        pairs = {(url, article_id) for url, article_id, _ in found} - self._known.keys()
+        if pairs:
+            self._known.update(self._look_up(pairs))
 
     def known(self, url: str, article_id: str | None) -> bool:
         if (url, article_id) not in self._known:
@@ -95,22 +99,22 @@ class LocalFrontier:
         return self._known[(url, article_id)]
 
     def _look_up(self, pairs: set[tuple[str, str | None]]) -> dict[tuple[str, str | None], bool]:
-        import sqlite3
-        from types import SimpleNamespace
-
-        from ..store import busy_timeout
         from ..store.crawlstate import CrawlState
 
-        # a connection of its own, opened and closed by SQLite only, held for no longer than the
-        # look-up (a reader kept open beside the pipeline's writer has been seen to tear the WAL
-        # when another process closed the archive)
-        conn = sqlite3.connect(self.db, isolation_level=None, timeout=busy_timeout())
-        try:
+        if self._reader is None:
+            import sqlite3
+            from types import SimpleNamespace
+
+            from ..store import busy_timeout
+
+            # a plain read-only connection, kept for the run (a new one per page re-reads the
+            # schema: a third of a crawl's SQLite time); each look-up reads all its rows at once, so
+            # no read transaction stays open between pages
+            conn = sqlite3.connect(self.db, isolation_level=None, timeout=busy_timeout())
             conn.execute("PRAGMA query_only = ON")
-            state = CrawlState(SimpleNamespace(conn=conn))  # type: ignore[arg-type]
-            return {(u, a): state.known(self.plan.key, u, a, self.plan.started) for u, a in pairs}
-        finally:
-            conn.close()
+            self._reader = CrawlState(SimpleNamespace(conn=conn))  # type: ignore[arg-type]
+        known = self._reader.known_many(self.plan.key, pairs, self.plan.started)
+        return {pair: pair in known for pair in pairs}
 
     def requested(self, key: str) -> bool:
         return key in self._requested
@@ -143,6 +147,9 @@ class LocalFrontier:
         return None
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.conn.close()
+            self._reader = None
         if self.lock is not None:
             self.lock.release()
             self.lock = None

@@ -71,6 +71,32 @@ class CrawlState:
             f"SELECT 1 FROM articles WHERE {clause} AND article_id = ? AND extractor = 'onecms' AND first_seen < ?"
             " LIMIT 1", [*params, article_id, before]).fetchall())
 
+    def known_many(self, site: str, pairs: Iterable[tuple[str, str | None]], before: str,
+                   ) -> set[tuple[str, str | None]]:
+        """Of ``(url, CMS id)`` pairs, those ``known`` would answer True for: a page's links in a few
+        indexed queries (IN lists of up to 500) instead of two per link."""
+        pairs = set(pairs)
+        urls, ids = sorted({u for u, _ in pairs}), sorted({i for _, i in pairs if i is not None})
+        found_urls: set[str] = set()
+        found_ids: set[str] = set()
+        clause, params = articles_of(site, "a.")
+        clause = clause.replace("a.site", "+a.site")  # (unary +: look up by URL, not walk the site's index)
+        for i in range(0, len(urls), 500):
+            chunk = urls[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            found_urls.update(r[0] for r in self.conn.execute(
+                f"SELECT a.url FROM articles a WHERE a.url IN ({marks}) AND a.first_seen < ? AND {clause} UNION ALL "
+                f"SELECT u.url FROM url_aliases u JOIN articles a ON a.id = u.article WHERE u.url IN ({marks})"
+                f" AND a.first_seen < ? AND {clause}", [*chunk, before, *params, *chunk, before, *params]).fetchall())
+        clause, params = articles_of(site)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            found_ids.update(r[0] for r in self.conn.execute(
+                f"SELECT article_id FROM articles WHERE {clause} AND article_id IN ({marks}) AND extractor = 'onecms'"
+                " AND first_seen < ?", [*params, *chunk, before]).fetchall())
+        return {(u, a) for u, a in pairs if u in found_urls or (a is not None and a in found_ids)}
+
     def known_after(self, site: str, article_after: int, alias_after: int,
                     ) -> Iterable[tuple[str, str, int]]:
         """What a shared frontier adds to its copy of "known" since it last looked: ("url", URL,
