@@ -7,12 +7,14 @@ import json
 import re
 from typing import Any
 
+import lxml.etree
 import pytest
+from test_decode import cp1258
 from test_variants import BODY, article
 
 from newsarchive import NotAnArticle, extract
 from newsarchive.demo.templates import render
-from newsarchive.extract.page import Page, flatten
+from newsarchive.extract.page import Page, _decode, _parse, flatten
 from newsarchive.text import nfc_deep, safe_url
 from newsarchive.urls import absolute, canonical
 
@@ -95,6 +97,55 @@ def test_legacy_page_declared_utf8_is_still_legacy() -> None:
     html = f'<html><head><meta charset="utf-8"><title>{title}</title></head><body><h1>{title}</h1></body></html>'
     p = Page.from_html(cp1258(html), "https://x.vn/", UTF8_HEADER)
     assert p is not None and p.title_tag() == title
+
+
+def decoded_first(data: bytes) -> tuple[str, bytes]:
+    """(text, tree markup) of ``data`` as the decoding path reads it: decoded, then parsed."""
+    text, as_is = _decode(data)
+    root, _ = _parse(text, data if as_is else None)
+    return text, lxml.etree.tostring(root)
+
+
+# Damage of every kind Python's UTF-8 decoder refuses, and placements where libxml2 might read past it.
+INVALID = [b"\x80", b"\xbf\xbf", b"\xc0\xaf", b"\xc1\xbf", b"\xc3", b"\xe1\xbb", b"\xe0\x80\xaf", b"\xed\xa0\x80",
+           b"\xed\xbf\xbf", b"\xf0\x80\x80\xaf", b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xf8\x88\x80\x80\x80",
+           b"\xfe", b"\xff"]
+PLACES = ["<p>a{}b</p>", '<p class="x{}">a</p>', "<script>var a = '{}';</script>", "<style>p{{content:'{}'}}</style>",
+          "<title>{}</title>", '<a href="/x{}">a</a>', "<textarea>{}</textarea>"]
+
+
+@pytest.mark.parametrize("bad", INVALID, ids=lambda b: b.hex())
+def test_invalid_utf8_anywhere_is_read_by_the_decoding_path(bad: bytes) -> None:
+    # A valid UTF-8 page is parsed as it came, never decoded first (_parse_as_is); that is only
+    # right if libxml2 reports every sequence Python refuses, wherever it stands.
+    for place in PLACES:
+        data = ("<html><head><meta charset='utf-8'></head><body><h1>Việt Nam</h1>"
+                + place + "<p>Đà Nẵng</p></body></html>").encode().replace(b"{}", bad)
+        with pytest.raises(UnicodeDecodeError):
+            data.decode("utf-8")
+        page = Page.from_html(data, "https://x.vn/")
+        text, markup = decoded_first(data)
+        assert page is not None and page.text == text and lxml.etree.tostring(page.root) == markup, place
+
+
+def test_invalid_byte_after_a_hundred_parse_errors_is_still_seen() -> None:
+    # libxml2 keeps the first 100 errors of a document and no more: past them, a bad byte would
+    # go unreported, and the page is decoded first.
+    data = ("<html><body>" + "</x>" * 150 + "<p>Vi").encode() + cp1258("ệt Nam") + b"</p></body></html>"
+    page = Page.from_html(data, "https://x.vn/")
+    assert page is not None and "Việt Nam" in page.text and page.text == decoded_first(data)[0]
+    assert "Việt Nam" in "".join(page.root.itertext())
+
+
+def test_valid_utf8_is_parsed_as_it_came_and_decoded_only_when_asked() -> None:
+    data = PAGE.encode("utf-8")
+    page = Page.from_html(data, A.url)
+    assert page is not None and page._text is None  # not decoded by the parse
+    assert page.contains("1cdn.vn") and not page.contains("no such text")
+    assert page._text is None
+    text, markup = decoded_first(data)
+    assert lxml.etree.tostring(page.root) == markup
+    assert page.text == text and page.contains("Việt") == ("Việt" in text)
 
 
 # -- 2. control characters: in no field, URLs included, whatever path the field took

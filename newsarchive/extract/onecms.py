@@ -75,8 +75,7 @@ FIELDS: tuple[str, ...] = (
 
 def is_onecms(page: Page) -> bool:
     """``1cdn.vn`` assets and (``WebControl`` or an ``onecms__`` class): true of every page seen."""
-    text = page.text
-    return "1cdn.vn" in text and ("WebControl" in text or page.by_class.any_token("onecms", start=True))
+    return page.contains("1cdn.vn") and (page.contains("WebControl") or page.by_class.any_token("onecms", start=True))
 
 
 def _channel_paths(page: Page) -> list[str]:

@@ -17,6 +17,7 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([a-zA-Z0-9_.:-]+)", re.I)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_BOM_PREFIXES = tuple(bom for bom, _ in _BOMS)
 # One parser for every page: UTF-8 bytes in (we decode first), no network; libxml2's depth limit
 # stays on, which keeps hostile nesting cheap. Plain lxml.etree elements: lxml.html's per-element
 # class lookup is a Python call for every node, and costs more than the parse itself.
@@ -166,6 +167,34 @@ def _parse(text: str, utf8: bytes | None = None) -> tuple[Any | None, str | None
             markup = text
         parser = _HUGE_PARSER
     return root, markup
+
+
+_INVALID_ENCODING = lxml.etree.ErrorTypes.ERR_INVALID_ENCODING
+_MAX_ERRORS = 100  # libxml2 reports no more errors of a document than this: past it, nothing is known
+
+
+def _parse_as_is(data: bytes) -> Any | None:
+    """The tree of ``data`` parsed as it came, when that is exactly what ``_decode`` and ``_parse``
+    would parse, without decoding the page first; None when they must decide (then they parse
+    again). That is: no BOM, no byte of a combining diacritic (NFC needs no look: see _decode),
+    a tag that is not an XML declaration (not empty, nothing to strip), a parse read whole, and
+    valid UTF-8: libxml2 reports every invalid sequence (lone, truncated, overlong, surrogate,
+    past U+10FFFF: tests/test_hostile_extract.py) among the first 100 errors it keeps."""
+    if data.startswith(_BOM_PREFIXES) or b"\xcc" in data or b"\xcd" in data:
+        return None
+    first = data.find(b"<")
+    if first < 0 or data.startswith(b"<?xml", first):
+        return None
+    try:
+        root = lxml.etree.fromstring(data, _PARSER)
+    except (lxml.etree.XMLSyntaxError, ValueError, UnicodeError):
+        return None
+    log = _PARSER.error_log  # a copy: read it once
+    if root is None or len(log) >= _MAX_ERRORS:
+        return None
+    if any(e.type == _INVALID_ENCODING or e.type == _RESOURCE_LIMIT for e in log):
+        return None  # not UTF-8, or not read whole (see _lost)
+    return root
 
 
 # Markup tokens for flatten: a comment, or a start/end tag (a ">" inside a quoted attribute value
@@ -327,20 +356,22 @@ class Page:
     """A fetched page, parsed once and indexed: elements by class token and by tag, meta tags,
     JSON-LD objects, inline scripts. Every field reads this bundle through its chain of sources."""
 
-    def __init__(self, text: str, url: str, root: Any) -> None:
-        self.text = text
+    def __init__(self, text: str | None, url: str, root: Any, data: bytes | None = None) -> None:
+        # The decoded page; None while only ``data`` is at hand (valid UTF-8, parsed as it came:
+        # see _parse_as_is), decoded when first asked for (the generic extractor's trafilatura).
+        self._text = text
+        self._data = data
         # The markup the tree was read from when a first parse could not read the page whole
         # (see _parse): others that parse the page (trafilatura) must read it like this too.
         self.markup: str | None = None
         self.url = url
         self.root = root
-        self.by_class = ClassIndex(root)
         self.by_tag: dict[str, list[Any]] = {}
         self.meta: dict[str, str] = {}
         self.canonical: str | None = None
         self._ld_raw: list[str] = []
         self._texts: dict[Any, str] = {}
-        scripts: list[str] = []
+        self._scripts: list[Any] = []
         by_tag, meta = self.by_tag, self.meta
         for el in root.iter(*_INDEXED_TAGS):
             tag = el.tag
@@ -353,20 +384,44 @@ class Page:
             elif tag == "script":
                 if (el.get("type") or "").strip().lower() == "application/ld+json":
                     self._ld_raw.append(el.text or "")
-                elif el.text and not el.get("src"):
-                    scripts.append(el.text)
+                else:
+                    self._scripts.append(el)
             elif tag == "link" and self.canonical is None:
                 if (el.get("rel") or "").strip().lower() == "canonical" and el.get("href"):
                     self.canonical = el.get("href").strip()
         if self.canonical is None:
             self.canonical = meta.get("canonical") or None
-        self.scripts = "\n".join(scripts)
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = decode(self._data or b"")
+        return self._text
+
+    def contains(self, needle: str) -> bool:
+        """Whether the page's text holds ``needle``; an ASCII needle is looked for in the bytes
+        while the page is not decoded (in valid UTF-8, ASCII bytes are ASCII characters)."""
+        if self._text is None and self._data is not None and needle.isascii():
+            return needle.encode("ascii") in self._data
+        return needle in self.text
+
+    @cached_property
+    def by_class(self) -> ClassIndex:
+        return ClassIndex(self.root)
+
+    @cached_property
+    def scripts(self) -> str:
+        """The inline scripts' text (no JSON-LD), joined: WebControl and gtag values live there."""
+        return "\n".join(t for el in self._scripts if (t := el.text) and not el.get("src"))
 
     @classmethod
     def from_html(cls, html: bytes | str, url: str, headers: Mapping[str, Any] | None = None) -> Page | None:
         utf8 = None
         if isinstance(html, bytes | bytearray):
             data = bytes(html)
+            root = _parse_as_is(data)
+            if root is not None:
+                return cls(None, url, root, data)
             text, as_is = _decode(data, headers)
             if as_is:
                 utf8 = data  # valid UTF-8, already NFC: what the parser wants, no re-encoding
