@@ -392,3 +392,21 @@ def test_the_sites_overview_follows_the_archive(tmp_path: Path) -> None:
     a.save(rec(url="https://c.vn/2.html", site="c.vn", article_id="2"))
     assert re.search(r'c\.vn</a></th>\s*<td class="num">2</td>', get(served, "/sites").text)
     a.close()
+
+
+@pytest.mark.parametrize("filters", [fts.Filters(author="mai que"), fts.Filters(tag="Tin ngắn"),
+                                     fts.Filters(tag="Tin ngắn", site="b.vn"), fts.Filters(author="phong vien", tag="Tin ngắn"),
+                                     fts.Filters(author="nobody")])
+@pytest.mark.parametrize("text", ["", "tin", "dien bien"])
+def test_an_author_or_tag_read_as_a_list_or_checked_per_result_gives_the_same(built: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                             filters: fts.Filters, text: str) -> None:
+    """Up to LIST_DRIVEN articles, an author's or tag's index keys filter the walk; past it, each result
+    is checked: the same results in the same order."""
+    with conn(built) as c:
+        fts.register_functions(c)
+        by_list = {s: fts.results(c, text, filters=filters, sort=s, limit=100).ids for s in ("relevance", "newest")}
+        monkeypatch.setattr(fts, "LIST_DRIVEN", 0)
+        checked = {s: fts.results(c, text, filters=filters, sort=s, limit=100).ids for s in ("relevance", "newest")}
+    assert by_list == checked
+    if filters.author == "nobody":
+        assert by_list["newest"] == []
