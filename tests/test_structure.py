@@ -154,3 +154,18 @@ def test_a_renamed_robots_hook_stops_the_crawl_from_starting(tmp_path: Path) -> 
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert "CompatError: newsarchive does not support Scrapy" in out.stderr and "_parse_robots()" in out.stderr
+
+
+def test_the_spiders_items_are_typed_and_read_through_itemadapter() -> None:
+    from itemadapter import ItemAdapter, is_item
+
+    from newsarchive.crawl.items import BOOKKEEPING, FetchedPage, FetchFailed, MediaFailed, MediaFile, NotModified
+
+    items = [FetchedPage("http://127.0.0.1/a-1.html", 200, {"ETag": ['"1"']}, b"<html>", "2026-01-01T00:00:00Z"),
+             NotModified("http://127.0.0.1/a-1.html", {}, "2026-01-01T00:00:00Z"),
+             FetchFailed("http://127.0.0.1/a-2.html", "HTTP 500", "2026-01-01T00:00:00Z"),
+             MediaFile("http://127.0.0.2/x.png", "image", 200, {}, b"\x89PNG", "2026-01-01T00:00:00Z"),
+             MediaFailed("http://127.0.0.2/y.png", "HTTP 404")]
+    assert all(is_item(i) for i in items)
+    assert ItemAdapter(items[0])["status"] == 200 and ItemAdapter(items[2]).asdict()["error"] == "HTTP 500"
+    assert set(BOOKKEEPING) == {type(i) for i in items[1:]}  # recorded by the pipeline, never exported
