@@ -88,6 +88,9 @@ NEWSARCHIVE_QUIET = False
 NEWSARCHIVE_MAX_RETRY_AFTER = 120  # seconds; a longer Retry-After defers the page to the next run
 NEWSARCHIVE_MAX_CRAWL_DELAY = 60  # seconds; a longer robots.txt Crawl-delay is kept at this (docs/security.md)
 NEWSARCHIVE_FRONTIER = "newsarchive.crawl.frontier.LocalFrontier"  # the cluster profile sets its own
+# items handed to the writer process (extract + store, crawl/worker.py) and not yet stored: a kill -9
+# loses at most these and the requests in flight (refetched by the next run)
+NEWSARCHIVE_WRITER_WINDOW = 8
 NEWSARCHIVE_REDIS = None  # redis://HOST:PORT/N: this crawl is a worker of a cluster run (docs/cluster.md)
 NEWSARCHIVE_CLUSTER_PLAN = None  # a worker that plans the run (default: one given NEWSARCHIVE_DB)
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
