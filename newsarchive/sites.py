@@ -23,11 +23,26 @@ SITEMAP_PATHS: tuple[str, ...] = ("/sitemap.xml",)
 @dataclass(frozen=True)
 class Politeness:
     """A site's politeness defaults: seconds between requests, parallel requests, and whether its
-    WAF answers intermittent 403s that a retry with backoff gets past (nguoiquansat, anatomy §9)."""
+    WAF answers intermittent 403s that a retry gets past (nguoiquansat, anatomy §9). None: the
+    project's default. They are the site's defaults: a setting given on the command line
+    (``-s DOWNLOAD_DELAY=…``, a configuration's settings) wins."""
 
-    delay: float = 1.0
-    concurrency: int = 2
+    delay: float | None = None
+    concurrency: int | None = None
     retry_403: bool = False
+
+    def settings(self, retry_codes: list[int]) -> dict[str, object]:
+        """The Scrapy settings these defaults change (``retry_codes``: the codes retried now)."""
+        out: dict[str, object] = {}
+        if self.delay is not None:
+            out["DOWNLOAD_DELAY"] = self.delay
+        if self.concurrency is not None:
+            out["CONCURRENT_REQUESTS_PER_DOMAIN"] = self.concurrency
+        if self.retry_403 and 403 not in retry_codes:
+            # each retry waits its turn behind the download delay; one still refused is a recorded
+            # failure, retried by the next run
+            out["RETRY_HTTP_CODES"] = [*retry_codes, 403]
+        return out
 
 
 @dataclass(frozen=True)

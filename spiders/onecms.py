@@ -115,7 +115,15 @@ class OneCMSSpider(scrapy.Spider):
         frontier_cls = load_object(crawler.settings["NEWSARCHIVE_FRONTIER"])
         spider.frontier = frontier_cls.open(crawler.settings, spider.site_arg, spider.since_arg, spider.recheck)
         spider.plan = spider.frontier.plan
+        spider.apply_politeness(crawler.settings)  # the settings are frozen after from_crawler (Scrapy 2.11+)
         return spider
+
+    def apply_politeness(self, settings: Any) -> None:
+        """The site profile's politeness defaults, at the spider's priority: above the project's
+        settings, below the command line's."""
+        politeness = self.profile.politeness
+        for name, value in politeness.settings(settings.getlist("RETRY_HTTP_CODES")).items():
+            settings.set(name, value, priority="spider")
 
     @property
     def scheduled(self) -> int:

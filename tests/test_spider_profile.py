@@ -50,3 +50,38 @@ def test_a_site_profile_can_turn_media_off() -> None:
     finally:
         sites.SITES["hanoimoi"] = original
     assert not media_enabled(Settings({"NEWSARCHIVE_MEDIA": False}), base)  # crawl --no-media
+
+
+def test_a_site_profiles_politeness_is_applied_below_the_command_line() -> None:
+    """nguoiquansat's WAF answers intermittent 403s that a retry gets past (anatomy §9): its profile
+    retries 403; a profile's delay and concurrency are the site's defaults, and `-s` still wins."""
+    from dataclasses import replace
+
+    from scrapy.settings import Settings
+
+    from newsarchive import sites
+    from newsarchive.crawl import settings as project
+
+    def applied(key: str, cmdline: dict[str, object] | None = None) -> Settings:
+        s = Settings()
+        s.setmodule(project, priority="project")
+        s.setdict(cmdline or {}, priority="cmdline")
+        spider(SITES[key].base).apply_politeness(s)
+        return s
+
+    nqs = applied("nguoiquansat")
+    assert 403 in nqs.getlist("RETRY_HTTP_CODES") and 503 in nqs.getlist("RETRY_HTTP_CODES")
+    assert 403 not in applied("baonghean").getlist("RETRY_HTTP_CODES")
+    assert applied("baonghean").getfloat("DOWNLOAD_DELAY") == project.DOWNLOAD_DELAY  # no profile value: the project's
+    original = sites.SITES["baonghean"]
+    sites.SITES["baonghean"] = replace(original, politeness=sites.Politeness(delay=3.0, concurrency=1))
+    try:
+        slow = applied("baonghean")
+        assert slow.getfloat("DOWNLOAD_DELAY") == 3.0 and slow.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 1
+        assert applied("baonghean", {"DOWNLOAD_DELAY": 0.2}).getfloat("DOWNLOAD_DELAY") == 0.2
+    finally:
+        sites.SITES["baonghean"] = original
+    other = Settings()
+    other.setmodule(project, priority="project")
+    spider("http://127.0.0.1:8123/").apply_politeness(other)
+    assert other.getfloat("DOWNLOAD_DELAY") == project.DOWNLOAD_DELAY
