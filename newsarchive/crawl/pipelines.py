@@ -109,8 +109,9 @@ class WriterClient:
         self.closed: Deferred[Any] = Deferred()
         self.error: str | None = None
         self.exit_code: int | None = None
-        self.request("open", spec)  # its answer is the worker's pid; a refusal kills the run as storage_error
-        self.pending[self.seq].addErrback(lambda f: None)
+        # its answer is the worker's pid once the archive is open; a refusal stops the run as a storage error
+        self.ready = self.request("open", spec)
+        self.ready.addErrback(lambda f: None)
 
     @property
     def pid(self) -> int:
@@ -202,7 +203,7 @@ class ArchivePipeline:
         crawler.signals.connect(pipeline.record_errors, signal=signals.spider_closed)
         return pipeline
 
-    def open_spider(self, spider: Any = None) -> None:
+    async def open_spider(self, spider: Any = None) -> None:
         settings = self.crawler.settings
         spider = self.crawler.spider
         quota = settings.getfloat("NEWSARCHIVE_MAX_DB_MB")
@@ -211,6 +212,9 @@ class ArchivePipeline:
                                     "max_bytes": int(quota * 2**20) if quota else None, "media": self.media,
                                     "media_video": settings.getbool("NEWSARCHIVE_MEDIA_VIDEO")}, self.writer_died)
         self.stats.set_value("newsarchive/writer_pid", self.writer.pid)
+        # the writer ready before the first page arrives: pages fetched while it starts (~1 s of
+        # imports) would all be lost to a kill -9 then
+        await maybe_deferred_to_future(self.writer.ready)
 
     def writer_died(self, error: str) -> None:
         """The archive cannot be written any more: the crawl stops as after a full disk (exit 7)."""

@@ -132,7 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sock = socket.socket(fileno=int(args[0]))
+    profile = os.environ.get("NEWSARCHIVE_WRITER_PROFILE")  # bench/bench_crawl.py --profile: a cProfile dump
     try:
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            try:
+                return profiler.runcall(serve, sock)
+            finally:
+                profiler.dump_stats(profile)
         return serve(sock)
     except (BrokenPipeError, ConnectionResetError):
         return 3  # the crawl is gone
