@@ -3,16 +3,19 @@ politeness off, against a bare Scrapy spider that only fetches the same article 
 run; then the crawl's peak memory at growing sizes; then media: the demo site with its images
 on a second loopback host (127.0.0.2), crawled with media on and off in the same run.
 
-    python bench/bench_crawl.py [--articles 5000] [--memory 5000,20000,50000] [--media 1000]
+    python bench/bench_crawl.py [--articles 5000] [--memory 5000,20000,50000] [--media 1000] [--record]
 
-Each crawl runs in its own process (the Twisted reactor cannot restart); the demo site is served
-from this process on 127.0.0.1.
+Each crawl runs in its own process (the Twisted reactor cannot restart), with its writer process
+(extraction and storage, newsarchive/crawl/worker.py) beside it; the peak memory counted is the
+sum of both. The demo site is served from this process on 127.0.0.1. ``--record`` writes
+bench/results/bench_crawl.json (and bench_crawl_media.json) for bench/figures.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -22,6 +25,7 @@ from pathlib import Path
 
 from newsarchive.demo.site import DemoSite, serve
 
+SETTINGS_NOTE = "politeness off (no delay, no AutoThrottle), CONCURRENT_REQUESTS 32 (32 per domain), retries off"
 FAST = {
     "DOWNLOAD_DELAY": 0,
     "AUTOTHROTTLE_ENABLED": False,
@@ -41,7 +45,9 @@ print(json.dumps({"outcome": outcome, "new": stats.get("newsarchive/new", 0),
                   "pages": stats.get("response_received_count", 0),
                   "media": {k[len("newsarchive/media_"):]: v for k, v in stats.items() if k.startswith("newsarchive/media_")},
                   "elapsed": stats.get("elapsed_time_seconds"),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  # the writer process, a child of this one, waited for when the crawl closed
+                  "writer_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
 
 BARE = """
@@ -82,7 +88,7 @@ def crawl(n: int, tmp: Path) -> tuple[dict, DemoSite]:
     return result, site
 
 
-def media_run(n: int, tmp: Path) -> None:
+def media_run(n: int, tmp: Path) -> dict:
     """The demo site with its media on 127.0.0.2: one crawl with media, one without, same run."""
     from newsarchive.demo.site import DemoMediaHost, serve_media
     from newsarchive.media import media_path
@@ -121,6 +127,26 @@ def media_run(n: int, tmp: Path) -> None:
     print(f"  dedup: {fetched} files fetched for {m.get('refs', 0)} references, {files} stored:"
           f" ratio {m.get('refs', 0) / max(1, files):.2f} references per stored file,"
           f" {fetched / max(1, files):.2f} fetched per stored file")
+    return {"articles": n, "on": on_r, "off": off_r, "on_rate": on_rate, "off_rate": off_rate,
+            "archive_bytes_on": on_db, "media_bytes_on": on_media, "archive_bytes_off": off_db,
+            "bytes_per_article": m.get("bytes_new", 0) / max(1, on_r["new"]),
+            "mib_per_1000": (on_db + on_media) * per / 2**20, "media_mib_per_1000": on_media * per / 2**20,
+            "refs_per_file": m.get("refs", 0) / max(1, files)}
+
+
+def record_media(media: dict) -> None:
+    from results import record
+
+    record("bench_crawl_media", command=f"python bench/bench_crawl.py --articles 0 --media {media['articles']}",
+           measures="a crawl with media (images, og:image, audio) against the same crawl without, in one run",
+           conditions=f"demo site of {media['articles']:,} articles on 127.0.0.1, its media on 127.0.0.2; "
+                      f"{SETTINGS_NOTE}; raw pages stored compressed; media fetched through the engine and kept"
+                      " once by SHA-256 in the media file",
+           figures=f"media on / off: {media['on_rate'] / media['off_rate']:.2f} ({media['on_rate']:.0f} against"
+                   f" {media['off_rate']:.0f} articles/s); {media['bytes_per_article']:,.0f} bytes of media per"
+                   f" article; {media['mib_per_1000']:.1f} MiB per 1,000 articles (archive + media, of which media"
+                   f" {media['media_mib_per_1000']:.1f} MiB); {media['refs_per_file']:.2f} references per stored file",
+           data=media)
 
 
 def main() -> None:
@@ -128,10 +154,14 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=5000)
     ap.add_argument("--memory", default="5000,20000,50000", help="crawl sizes for the memory figures ('' to skip)")
     ap.add_argument("--media", type=int, default=1000, help="articles of the media run (0 to skip)")
+    ap.add_argument("--record", action="store_true", help="write bench/results/*.json for bench/figures.py")
     args = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     if args.articles == 0:
         with tempfile.TemporaryDirectory() as tmpdir:
-            media_run(args.media, Path(tmpdir))
+            media = media_run(args.media, Path(tmpdir))
+        if args.record:
+            record_media(media)
         return
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -143,23 +173,55 @@ def main() -> None:
             urls.write_text(json.dumps([site2.url(a) for a in site2.order]))
             bare = run_json(BARE, str(urls), json.dumps(FAST))
         bare_rate = bare["pages"] / bare["elapsed"]
-        print(f"demo site: {args.articles} articles on 127.0.0.1, politeness off")
+        ratio = rate / bare_rate
+        print(f"demo site: {args.articles} articles on 127.0.0.1, {SETTINGS_NOTE}; {os.cpu_count()} CPUs,"
+              f" load {os.getloadavg()[0]:.1f}")
         print(f"newsarchive crawl : {result['new']} articles ({result['pages']} pages) in {result['elapsed']:.1f} s"
-              f" = {rate:7.1f} articles/s   (target >= 150)   outcome {result['outcome']}")
-        print(f"bare Scrapy fetch : {bare['pages']} pages in {bare['elapsed']:.1f} s = {bare_rate:7.1f} pages/s")
-        print(f"ratio crawl / bare fetch: {rate / bare_rate:5.2f}   (target >= 0.40)")
+              f" = {rate:7.1f} articles/s   outcome {result['outcome']}  (extract + store in the writer process,"
+              " raw pages stored compressed, media off)")
+        print(f"bare Scrapy fetch : {bare['pages']} pages in {bare['elapsed']:.1f} s = {bare_rate:7.1f} pages/s"
+              "   (the same article URLs, same settings, no parsing, nothing stored)")
+        print(f"ratio crawl / bare fetch: {ratio:5.2f}   (target >= 0.60)")
+        if result["outcome"] != "success" or result["new"] != args.articles:
+            print(f"INVALID: the crawl archived {result['new']} of {args.articles} articles (outcome"
+                  f" {result['outcome']})", file=sys.stderr)
+            sys.exit(1)
+        memory = []
         sizes = [int(x) for x in args.memory.split(",") if x.strip()]
         if sizes:
-            print("peak memory of the crawl process (target < 300 MB at 50,000):")
+            print("peak memory (target < 300 MB at 50,000): crawl process + writer process")
             print(f"  bare fetch of {args.articles}: {bare['peak_rss_mb']:.0f} MB")
             for n in sizes:
                 started = time.monotonic()
                 r, _ = crawl(n, tmp) if n != args.articles else (result, site)
                 wall = time.monotonic() - started
-                print(f"  crawl of {n:>6} articles: {r['peak_rss_mb']:6.0f} MB  ({r['new']} new, "
-                      f"{r['new'] / r['elapsed']:.0f} articles/s, {wall:.0f} s wall)")
-        if args.media:
-            media_run(args.media, tmp)
+                total = r["peak_rss_mb"] + r["writer_peak_rss_mb"]
+                memory.append({"articles": n, "crawl_mb": r["peak_rss_mb"], "writer_mb": r["writer_peak_rss_mb"],
+                               "new": r["new"], "rate": r["new"] / r["elapsed"], "outcome": r["outcome"]})
+                print(f"  crawl of {n:>6} articles: {total:6.0f} MB = {r['peak_rss_mb']:.0f} + {r['writer_peak_rss_mb']:.0f}"
+                      f"  ({r['new']} new, {r['new'] / r['elapsed']:.0f} articles/s, {wall:.0f} s wall, outcome"
+                      f" {r['outcome']})")
+        media = media_run(args.media, tmp) if args.media else None
+    if args.record:
+        from results import record
+
+        mem = "; ".join(f"peak memory {m['crawl_mb'] + m['writer_mb']:.0f} MB at {m['articles']:,} articles"
+                        f" ({m['crawl_mb']:.0f} crawl + {m['writer_mb']:.0f} writer)" for m in memory)
+        record("bench_crawl", command=f"python bench/bench_crawl.py --articles {args.articles}"
+                                      f" --memory '{args.memory}' --media {args.media}",
+               measures="a whole crawl (fetch, extract, store) of the demo site against a bare Scrapy spider that"
+                        " only fetches the same article pages, in one run; peak memory of the crawl and its writer"
+                        " process at growing sizes",
+               conditions=f"{args.articles:,} demo articles on 127.0.0.1; {SETTINGS_NOTE}; one transaction per"
+                          " article with its raw page stored compressed; media off; extraction and storage in the"
+                          " writer process beside the reactor; baseline: a bare Scrapy spider with the same settings"
+                          " fetching the same article URLs (no parsing, nothing stored)",
+               figures=f"{rate:.0f} articles/s archived = {ratio:.2f} of the bare fetch rate ({bare_rate:.0f}"
+                       f" pages/s) (target 0.60)" + (f"; {mem}" if mem else ""),
+               data={"articles": args.articles, "crawl": result, "bare": bare, "ratio": ratio, "memory": memory,
+                     "settings": FAST})
+        if media is not None:
+            record_media(media)
 
 
 if __name__ == "__main__":
