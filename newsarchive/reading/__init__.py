@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 HERE = Path(__file__).parent
 VN = timezone(timedelta(hours=7))
@@ -95,6 +95,7 @@ def _env() -> Any:
     env.filters["vn_time"] = vn_time
     env.filters["vn_date"] = vn_date
     env.filters["thousands"] = lambda n: f"{n:,}".replace(",", ".") if isinstance(n, int) else n
+    env.filters["site_href"] = site_href
     env.globals["static"] = lambda name: STATIC_PREFIX + name
     return env
 
@@ -123,6 +124,11 @@ SAFE_HEADERS = {
 }
 
 
+def site_href(site: str | None) -> str:
+    """A site's page, its key quoted as one path segment (a key may hold ?, # or /)."""
+    return "/sites/" + quote(site or "", safe=":")
+
+
 def query_string(params: dict[str, Any], **changes: Any) -> str:
     """``?a=1&b=2`` of the non-empty values of ``params`` updated with ``changes``."""
     merged = {**params, **changes}
@@ -147,9 +153,17 @@ def vn_time(iso: str | None) -> str:
     when = _parse(iso)
     if when is None:
         return iso or ""
-    return when.astimezone(VN).strftime("%d/%m/%Y %H:%M") + " (GMT+7)"
+    try:
+        return when.astimezone(VN).strftime("%d/%m/%Y %H:%M") + " (GMT+7)"
+    except (OverflowError, ValueError):  # at an end of the calendar (0001-01-01, 9999-12-31): as stored
+        return str(iso)
 
 
 def vn_date(iso: str | None) -> str:
     when = _parse(iso)
-    return when.astimezone(VN).strftime("%d/%m/%Y") if when else (iso or "")
+    if when is None:
+        return iso or ""
+    try:
+        return when.astimezone(VN).strftime("%d/%m/%Y")
+    except (OverflowError, ValueError):
+        return str(iso)

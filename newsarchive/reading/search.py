@@ -33,7 +33,8 @@ EXPORT_MAX = fts.COUNT_CAP  # rows of one export (all=1), as `newsarchive search
 MAX_QUERY = 500  # characters of a query (the box's own maxlength)
 PARAMS = ("q", "site", "section", "author", "tag", "from", "to", "kind", "sort")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_MARK = ("\ue000", "\ue001")  # snippet marks (private use: not in archived text) escaped, then made <mark>
+_MARK = ("\ue000", "\ue001")  # snippet marks (private use), escaped, then made <mark>
+_NO_MARKS = {ord(m): None for m in _MARK}  # removed from a text before it is marked
 
 
 class BadRequest(ValueError):
@@ -75,10 +76,13 @@ def parse_request(args: Any, *, size: int = PAGE_SIZE, max_size: int = PAGE_SIZE
     size = min(_int(args.get("size"), "size", size), max_size)
     before = args.get("before")
     cursor = _int(before, "before", 0) if before else None
+    try:  # the day after the last one: none after 9999-12-31 (no upper bound then)
+        end = f"{(until + timedelta(days=1)).isoformat()}T00:00:00+07:00" if until else None
+    except OverflowError:
+        end = None
     filters = fts.Filters(
         site=params.get("site"), section=params.get("section"), author=params.get("author"),
-        since=f"{since.isoformat()}T00:00:00+07:00" if since else None,
-        until=f"{(until + timedelta(days=1)).isoformat()}T00:00:00+07:00" if until else None,
+        since=f"{since.isoformat()}T00:00:00+07:00" if since else None, until=end,
         tag=params.get("tag"), kind=params.get("kind"))
     if (pg - 1) * size >= max_offset(filters) + size:
         raise BadRequest(f"trang {pg} quá sâu: dùng liên kết “Sau” (đi tiếp không giới hạn) hoặc thu hẹp tìm kiếm")
@@ -106,7 +110,8 @@ def _int(value: Any, name: str, default: int) -> int:
     if value in (None, ""):
         return default
     text = str(value).strip()
-    if not text.isdigit() or len(text) > 19 or int(text) < 1:
+    # SQLite's INTEGER ends at 2**63 - 1 (a larger cursor was an OverflowError, a 500)
+    if not text.isdigit() or len(text) > 19 or not 1 <= int(text) <= 2**63 - 1:
         raise BadRequest(f"'{name}' phải là một số dương (nhận được “{text[:40]}”)")
     return int(text)
 
@@ -146,7 +151,8 @@ def cards(conn: sqlite3.Connection, ids: list[int], terms: tuple[str, ...], medi
     order = {i: n for n, i in enumerate(ids)}
     out = []
     for (id_, url, title, sapo, published, site, section, kind, image, body) in sorted(rows, key=lambda r: order[r[0]]):
-        text = sapo or body or ""
+        # the snippet's marks cannot come from the text (an archived text may hold them: unbalanced <mark>)
+        text = (sapo or body or "").translate(_NO_MARKS)
         h = held.get(image) if image else None
         out.append({"id": id_, "url": url, "title": title, "sapo": sapo, "published_at": published, "site": site,
                     "section": section, "kind": kind, "archive_url": f"/article/{id_}",
@@ -234,6 +240,10 @@ def _context(req: Request, data: dict[str, Any]) -> dict[str, Any]:
 
 # -- the data --------------------------------------------------------------------------------------
 
+# archived text as data: never sniffed as a page, and inert if a browser renders it anyway
+DATA_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox",
+                "Referrer-Policy": "no-referrer"}
+
 async def search_data(request: Any, datasette: Any) -> Any:
     from datasette.utils.asgi import Response
 
@@ -245,7 +255,7 @@ async def search_data(request: Any, datasette: Any) -> Any:
     except (BadRequest, fts.QueryError, TooSlow) as exc:
         body = json.dumps({"ok": False, "error": str(exc)}, ensure_ascii=False)
         return Response(body, status=503 if isinstance(exc, TooSlow) else 400,
-                        content_type="application/json; charset=utf-8")
+                        content_type="application/json; charset=utf-8", headers=dict(DATA_HEADERS))
     columns = ("id", "published_at", "site", "section", "kind", "title", "sapo", "snippet", "url", "archive_url",
                "image")
     records = [{c: r.get(c) for c in columns} for r in rows]
@@ -260,12 +270,12 @@ async def search_data(request: Any, datasette: Any) -> Any:
             writer.writerow([csv_cell(r[c]) if r[c] is not None else "" for c in columns])
         return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="newsarchive-search.csv"',
-                                 "X-Content-Type-Options": "nosniff"})
+                                 **DATA_HEADERS})
     body = {"query": req.params, "total": data["total"], "total_exact": data["total_exact"],
             "page": None if req.before or everything else req.page, "size": req.size,
             "results": records, "next": data.get("next")}
     return Response(json.dumps(body, ensure_ascii=False), content_type="application/json; charset=utf-8",
-                    headers={"X-Content-Type-Options": "nosniff"})
+                    headers=dict(DATA_HEADERS))
 
 
 async def _one_page(datasette: Any, req: Request) -> tuple[list[dict[str, Any]], dict[str, Any]]:

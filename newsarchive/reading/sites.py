@@ -88,12 +88,15 @@ def per_day(conn: sqlite3.Connection, site: str, days: int = DAYS) -> list[dict[
         last = date.fromisoformat(newest[:10])
     except ValueError:
         return []
-    first = last - timedelta(days=days - 1)
+    try:
+        first = last - timedelta(days=days - 1)
+    except OverflowError:  # a newest article dated near 0001-01-01
+        first = date.min
     counts = dict(conn.execute(
         "SELECT substr(published_at, 1, 10), count(*) FROM articles WHERE site = ? AND published_at >= ?"
         " GROUP BY 1", (site, first.isoformat())).fetchall())
     return [{"day": (d := first + timedelta(days=i)).isoformat(), "articles": counts.get(d.isoformat(), 0)}
-            for i in range(days)]
+            for i in range(min(days, (last - first).days + 1))]
 
 
 def coverage(conn: sqlite3.Connection, site: str, sample: int = SAMPLE) -> dict[str, Any]:

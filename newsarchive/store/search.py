@@ -34,6 +34,7 @@ RELEVANCE_WINDOW = 2000
 EXACT_WINDOW = 200  # how deep into the ranking exact-accent matches are looked for and lifted
 WEIGHTS = (10.0, 4.0, 1.0, 2.0)  # title, sapo, body, captions
 _ID_BITS = 20
+MAX_DEPTH = 32  # brackets nested in a query
 _TOKEN = re.compile(r"\w+")
 _QUERY_TOKEN = re.compile(r'"[^"]*"?|\(|\)|[^\s()"]+')
 
@@ -179,6 +180,8 @@ def parse_query(text: str) -> Query:
             continue
         if raw == "(":
             depth += 1
+            if depth > MAX_DEPTH:  # the evaluator recurses once per bracket (200 were a RecursionError)
+                raise QueryError(f"brackets nested more than {MAX_DEPTH} deep in the search query")
             folded.append(raw)
             exact.append(raw)
             continue
