@@ -681,6 +681,8 @@ def test_site_links_are_url_encoded(odd: dict[str, Any]) -> None:
         root = lhtml.document_fromstring(r.text)
         hrefs = [a.get("href") for a in root.iter("a") if (a.get("href") or "").startswith("/sites/q.example")]
         assert hrefs and all(h == "/sites/q.example%3Fx%3D1%23y" for h in hrefs), (path, hrefs)
+    r = get(odd["keyed"], "/sites/q.example%3Fx%3D1%23y")  # and the link leads to the site's page
+    assert r.status_code == 200 and "q.example?x=1#y" in r.text
 
 
 def test_search_data_is_sent_inert(evil: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from ..drift import SHARE_FIELDS, describe
 from ..media import MediaStore
@@ -205,7 +206,7 @@ async def sites_page(request: Any, datasette: Any) -> Any:
 
 
 async def site_page(request: Any, datasette: Any) -> Any:
-    site = request.url_vars["site"]
+    site = unquote(request.url_vars["site"])  # the path as sent: a key's ? # / % come quoted (site_href)
     from .article import media_store  # the media file, kept open per thread (None: unreadable)
 
     path = archive_path(datasette)
