@@ -7,6 +7,7 @@ room's pages (``newsarchive.reading``: search at ``/``, sites, articles, media).
 from __future__ import annotations
 
 import html
+import ipaddress
 from typing import Any
 
 from datasette import hookimpl
@@ -74,3 +75,59 @@ def render_cell(value: Any, column: str, table: str | None, database: str, datas
         paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in value.split("\n\n") if p)
         return Markup(f'<div style="max-width:45em;white-space:normal">{paragraphs}</div>')
     return None
+
+
+# -- DNS rebinding ---------------------------------------------------------------------------------
+
+LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
+MISDIRECTED = b"421 Misdirected Request: this archive answers to localhost, 127.0.0.1 or [::1] only\n"
+
+
+def _loopback(address: Any) -> bool:
+    host = str(address[0]) if address else ""
+    if host.lower() == "localhost":  # a test client's scope
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(host: str) -> bool:
+    """Whether a Host header names this machine: localhost, 127.0.0.1 or [::1], any port."""
+    host = host.strip().lower()
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or (host.startswith("[") and "]:" in host) else host
+    return name in LOCAL_NAMES
+
+
+def host_guard(app: Any) -> Any:
+    """The app, answering 421 to a request that came in over a loopback address but names another
+    host: a web page can rebind its own name to 127.0.0.1 (DNS rebinding) and so read a local
+    archive from the reader's browser, and the citation's permanent link would take that name.
+    The address is the connection's own (the ASGI scope's ``server``), so a server bound to
+    127.0.0.1, or to 0.0.0.0 and reached over loopback, is guarded, and one reached over the network
+    is not (it answers to whatever name the network gives it). No Host header (HTTP/1.0): served."""
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") in ("http", "websocket") and _loopback(scope.get("server")):
+            host = next((v.decode("latin-1") for k, v in scope.get("headers") or () if k == b"host"), None)
+            if host is not None and not host_allowed(host):
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                await send({"type": "http.response.start", "status": 421,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                        (b"content-length", str(len(MISDIRECTED)).encode()),
+                                        (b"x-content-type-options", b"nosniff")]})
+                await send({"type": "http.response.body", "body": MISDIRECTED})
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+@hookimpl
+def asgi_wrapper(datasette: Any) -> Any:
+    """Every server with newsarchive installed (``newsarchive serve``, a plain ``datasette``) refuses
+    foreign host names on loopback connections (:func:`host_guard`)."""
+    return host_guard
