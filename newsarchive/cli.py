@@ -857,8 +857,13 @@ def stats(db_path: Path | None, days: int, as_json: bool) -> None:
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=8001, show_default=True,
               help="0: a free one. A port in use is an error (exit 1).")
 def serve(db_path: Path | None, host: str, port: int) -> None:
-    """Browse the archive in Datasette (pip install 'newsarchive[ui]'): searching that folds
-    diacritics, facets on site, section, author and date, canned queries."""
+    """Serve the reading room: search, read, cite and compare the archive's articles in a browser.
+
+    Pages (pip install 'newsarchive[ui]'): search at / (with or without diacritics, filters,
+    facets, JSON/CSV), each article as a reader view with its history, word-level diffs and the page
+    as archived (made inert), per-site pages at /sites; Datasette's own tables and SQL under
+    /<archive name>. Read-only; on a loopback address, requests naming another host are refused
+    (421), against DNS rebinding."""
     try:
         from . import ui
     except ImportError as exc:  # pragma: no cover - depends on the install
