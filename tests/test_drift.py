@@ -107,7 +107,8 @@ def tags(self):
     return original(self)
 onecms.OneCMSParser.tags = tags
 outcome, stats = run_crawl(sys.argv[1], Path(sys.argv[2]), since="2020-01-01", quiet=True,
-                           settings={"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False})
+                           settings={"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False,
+                                     "NEWSARCHIVE_WRITER_PROCESS": False})  # the patched extractor is this process's
 print(outcome, stats.get("newsarchive/extractor_errors", 0))
 """
 

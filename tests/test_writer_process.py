@@ -159,3 +159,26 @@ def test_only_the_writer_process_writes_the_archive(demo: DemoSite, tmp_path: Pa
     assert result["outcome"] == "success" and result["new"] == len(demo.order), (result, out.stderr[-2000:])
     assert result["writer"] and result["writer"] != result["pid"]
     assert archived(db) == {canonical(demo.url(a)) for a in demo.order}
+
+
+def test_kill_9_of_the_crawl_takes_the_writer_with_it(demo: DemoSite, tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    proc = start_crawl(demo, db, "DOWNLOAD_DELAY=0.02")
+    writer = writer_of(proc.pid)
+    wait_for(db, 5, proc)
+    os.kill(writer, signal.SIGSTOP)  # it cannot read the end of its socket: only the kernel can stop it now
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{writer}").exists() and time.monotonic() < deadline:
+        state = (Path(f"/proc/{writer}") / "stat").read_text().rsplit(")", 1)[1].split()[0] \
+            if Path(f"/proc/{writer}/stat").exists() else "X"
+        if state in ("Z", "X"):  # dead, not yet reaped by init
+            break
+        time.sleep(0.02)
+    else:
+        if Path(f"/proc/{writer}").exists():
+            os.kill(writer, signal.SIGKILL)
+            raise AssertionError("the writer outlived the crawl")
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

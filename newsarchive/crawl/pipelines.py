@@ -95,7 +95,8 @@ class WriterClient:
 
         mine, theirs = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # as multiprocessing's spawn
-        self.proc = subprocess.Popen([sys.executable, "-m", "newsarchive.crawl.worker", str(theirs.fileno())],
+        self.proc = subprocess.Popen([sys.executable, "-m", "newsarchive.crawl.worker", str(theirs.fileno()),
+                                      str(os.getpid())],
                                      pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
         theirs.close()
         mine.setblocking(False)
@@ -176,6 +177,41 @@ class WriterClient:
             self.closed.callback(None)
 
 
+class InProcessWriter:
+    """``NEWSARCHIVE_WRITER_PROCESS = False``: the same requests answered on the reactor thread (one
+    core; for a debugger, or a test that patches the extractor in this process)."""
+
+    def __init__(self, spec: dict[str, Any], on_death: Any) -> None:
+        from twisted.internet.defer import succeed
+
+        from .writer import ArchiveWriter
+
+        self.writer = ArchiveWriter(spec["db"], spec["key"], max_bytes=spec.get("max_bytes"),
+                                    media=spec.get("media", False), media_video=spec.get("media_video", False))
+        self.pid = os.getpid()
+        self.ready = succeed(self.pid)
+
+    def request(self, op: str, item: Any) -> Deferred[Any]:
+        from twisted.internet.defer import fail, succeed
+
+        from ..media import Rejected
+        from .worker import handle
+
+        try:
+            return succeed(handle(self.writer, op, item))
+        except (StorageError, sqlite3.OperationalError) as exc:
+            return fail(WriterError("storage_error", str(exc)))
+        except Rejected as exc:
+            return fail(WriterError("rejected", str(exc)))
+
+    def close(self) -> Deferred[Any]:
+        from twisted.internet.defer import succeed
+
+        coverage = self.writer.coverage.as_dict()
+        self.writer.close()
+        return succeed({"coverage": coverage})
+
+
 class ArchivePipeline:
     """Archives what a crawl of the ``onecms`` spider fetched; keeps the crawl state (re-checks,
     failures) and the media, through the writer process. Off for other spiders and for a cluster
@@ -184,7 +220,7 @@ class ArchivePipeline:
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self.writer: WriterClient | None = None  # the extract + store side (started when the spider opens)
+        self.writer: WriterClient | InProcessWriter | None = None  # extract + store (started when the spider opens)
         self.media = False
         self.write_ms: list[float] = []  # time of each article's write transaction
         self.media_failed: list[str] = []  # examples for the run record
@@ -208,9 +244,11 @@ class ArchivePipeline:
         spider = self.crawler.spider
         quota = settings.getfloat("NEWSARCHIVE_MAX_DB_MB")
         self.media = media_enabled(settings, spider.plan.base)
-        self.writer = WriterClient({"db": str(db_path(settings)), "key": spider.plan.key,
-                                    "max_bytes": int(quota * 2**20) if quota else None, "media": self.media,
-                                    "media_video": settings.getbool("NEWSARCHIVE_MEDIA_VIDEO")}, self.writer_died)
+        spec = {"db": str(db_path(settings)), "key": spider.plan.key,
+                "max_bytes": int(quota * 2**20) if quota else None, "media": self.media,
+                "media_video": settings.getbool("NEWSARCHIVE_MEDIA_VIDEO")}
+        process = settings.getbool("NEWSARCHIVE_WRITER_PROCESS", True)
+        self.writer = (WriterClient if process else InProcessWriter)(spec, self.writer_died)
         self.stats.set_value("newsarchive/writer_pid", self.writer.pid)
         # the writer ready before the first page arrives: pages fetched while it starts (~1 s of
         # imports) would all be lost to a kill -9 then
@@ -349,4 +387,4 @@ def _append_run_error(archive: Archive, run_id: int, lines: list[str]) -> None:
                              (json.dumps([*errors, *lines], ensure_ascii=False), run_id))
 
 
-__all__ = ["ArchivePipeline", "WriterClient", "WriterError", "media_enabled"]
+__all__ = ["ArchivePipeline", "InProcessWriter", "WriterClient", "WriterError", "media_enabled"]

@@ -10,8 +10,9 @@ for what is stored.
 Protocol (both ways): an 8-byte big-endian length, then a pickle. Requests ``(seq, op, item)``;
 answers ``(seq, kind, payload)`` with kind ``ok``, ``storage_error``, ``rejected`` (a media file that
 is not what it claims) or ``error`` (a bug: the item fails, the run goes on). The socket is the
-process's lifeline: when the crawl dies (kill -9), the next read ends and this process exits after
-the transaction it is in, committed or rolled back whole — SQLite's own guarantee. Ctrl-C and SIGTERM
+process's lifeline: when the crawl dies (kill -9), the kernel kills this process too (Linux:
+PR_SET_PDEATHSIG; elsewhere the next read ends it), in or between transactions, each committed or
+rolled back whole — SQLite's own guarantee. Ctrl-C and SIGTERM
 sent to the process group are ignored here: the crawl drains what it handed over and then says
 ``close``. Pickle is safe here: both ends are this package, over a socketpair nobody else holds.
 
@@ -125,8 +126,24 @@ def serve(sock: socket.socket) -> int:
         writer.close()
 
 
+def die_with(parent: int) -> None:
+    """Linux: the kernel kills this process when the crawl's dies (PR_SET_PDEATHSIG), so a kill -9 of
+    the crawl stops both at once, as a power cut would, rather than leaving a writer running on."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the end of the socket stops it instead
+        return
+    if os.getppid() != parent:  # the crawl died before the call above
+        os._exit(3)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if len(args) > 1:
+        die_with(int(args[1]))
     # the crawl drains on the first Ctrl-C and then closes this process; a group signal must not
     # kill the writer under it (kill -9 still does: SQLite's atomic commit covers that)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
