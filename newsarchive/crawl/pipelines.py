@@ -28,7 +28,7 @@ from twisted.internet import protocol
 from twisted.internet.defer import Deferred, DeferredSemaphore
 
 from ..store import Archive, StorageError
-from .compat import stop_crawl
+from .compat import engine_slot, stop_crawl
 from .items import FetchedPage, FetchFailed, MediaFailed, MediaFile, NotModified, RecordItem
 from .plan import db_path, media_enabled
 from .worker import HEADER, MAX_MESSAGE, frame
@@ -227,6 +227,12 @@ class ArchivePipeline:
         # items handed to the writer and not answered: enough to keep it busy while the reactor
         # fetches, few enough that a kill -9 refetches little (fetched, not committed, is lost)
         self.window = DeferredSemaphore(max(1, crawler.settings.getint("NEWSARCHIVE_WRITER_WINDOW", 8)))
+        # items fetched and not yet answered: past this many, the engine schedules no new request until
+        # half are stored (each holds its response, parsed: ~130 KB; Scrapy's own bound is 5 MB of
+        # bodies, ~700 small pages); the requests already downloading still arrive
+        self.backlog = 0
+        self.backlog_max = max(2, crawler.settings.getint("NEWSARCHIVE_WRITER_BACKLOG", 32))
+        self.paused = False
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ArchivePipeline:
@@ -287,7 +293,12 @@ class ArchivePipeline:
         if op == "media_failed" and not self.media:
             raise _done(f"media not archived: {item.error}")
         assert self.writer is not None
-        await maybe_deferred_to_future(self.window.acquire())
+        self.hold(+1)
+        try:
+            await maybe_deferred_to_future(self.window.acquire())
+        except BaseException:
+            self.hold(-1)
+            raise
         try:
             answer = await maybe_deferred_to_future(self.writer.request(op, item))
         except WriterError as exc:
@@ -300,7 +311,24 @@ class ArchivePipeline:
             raise RuntimeError(f"writer: {exc}") from exc  # a bug, for this item: an item error (partial run)
         finally:
             self.window.release()
+            self.hold(-1)
         return self.answered(item, answer)
+
+    def hold(self, n: int) -> None:
+        """Count the items waiting for the writer; pause the engine's scheduling past the bound."""
+        self.backlog += n
+        engine = self.crawler.engine
+        if engine is None:
+            return
+        if not self.paused and self.backlog >= self.backlog_max:
+            self.paused = True
+            engine.pause()
+        elif self.paused and self.backlog <= self.backlog_max // 2:
+            self.paused = False
+            engine.unpause()
+            slot = engine_slot(self.crawler)
+            if slot is not None:  # at once, not at the engine's next heartbeat (5 s)
+                slot.nextcall.schedule()
 
     def answered(self, item: Any, answer: Any) -> Any:
         if isinstance(item, FetchedPage):

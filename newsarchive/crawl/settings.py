@@ -91,6 +91,7 @@ NEWSARCHIVE_FRONTIER = "newsarchive.crawl.frontier.LocalFrontier"  # the cluster
 # items handed to the writer process (extract + store, crawl/worker.py) and not yet stored: a kill -9
 # loses at most these and the requests in flight (refetched by the next run)
 NEWSARCHIVE_WRITER_WINDOW = 8
+NEWSARCHIVE_WRITER_BACKLOG = 32  # items fetched and not stored past which no new request is scheduled
 NEWSARCHIVE_WRITER_PROCESS = True  # False: extract + store on the reactor thread (one core; for a debugger)
 NEWSARCHIVE_REDIS = None  # redis://HOST:PORT/N: this crawl is a worker of a cluster run (docs/cluster.md)
 NEWSARCHIVE_CLUSTER_PLAN = None  # a worker that plans the run (default: one given NEWSARCHIVE_DB)
