@@ -182,3 +182,31 @@ def test_kill_9_of_the_crawl_takes_the_writer_with_it(demo: DemoSite, tmp_path: 
             raise AssertionError("the writer outlived the crawl")
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_slow_writer_holds_the_fetching_back(demo: DemoSite, tmp_path: Path) -> None:
+    """Items fetched and not stored are bounded by NEWSARCHIVE_WRITER_BACKLOG (plus the requests
+    already downloading), not by Scrapy's 5 MB of bodies (all 300 small demo pages)."""
+    db = tmp_path / "a.db"
+    proc = start_crawl(demo, db, "DOWNLOAD_DELAY=0", "CONCURRENT_REQUESTS=8", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+                       "NEWSARCHIVE_WRITER_BACKLOG=16")
+    writer = writer_of(proc.pid)
+    wait_for(db, 5, proc)
+    articles = {canonical(demo.url(a)) for a in demo.order}
+
+    def served() -> set[str]:
+        return {canonical(demo.base.rstrip("/") + p.split("?")[0]) for p, _ in list(demo.requests)} & articles
+
+    os.kill(writer, signal.SIGSTOP)
+    try:
+        time.sleep(3)
+        stored = archived(db)
+        waiting = served() - stored
+        assert len(waiting) <= 16 + 8, len(waiting)
+        time.sleep(1)
+        assert served() - stored == waiting  # nothing more is fetched while the writer is stuck
+    finally:
+        os.kill(writer, signal.SIGCONT)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    assert archived(db) == articles
