@@ -3,7 +3,7 @@ politeness off, against a bare Scrapy spider that only fetches the same article 
 run; then the crawl's peak memory at growing sizes; then media: the demo site with its images
 on a second loopback host (127.0.0.2), crawled with media on and off in the same run.
 
-    python bench/bench_crawl.py [--articles 5000] [--memory 5000,20000,50000] [--media 1000] [--record]
+    python bench/bench_crawl.py [--articles 5000] [--memory 5000,20000,50000] [--media 1000] [--repeat 2] [--record]
 
 Each crawl runs in its own process (the Twisted reactor cannot restart), with its writer process
 (extraction and storage, newsarchive/crawl/worker.py) beside it; the peak memory counted is the
@@ -46,8 +46,7 @@ print(json.dumps({"outcome": outcome, "new": stats.get("newsarchive/new", 0),
                   "media": {k[len("newsarchive/media_"):]: v for k, v in stats.items() if k.startswith("newsarchive/media_")},
                   "elapsed": stats.get("elapsed_time_seconds"),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  # the writer process, a child of this one, waited for when the crawl closed
-                  "writer_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+                  "writer_peak_rss_mb": stats.get("newsarchive/writer_peak_rss_mb", 0)}))
 """
 
 BARE = """
@@ -154,6 +153,7 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=5000)
     ap.add_argument("--memory", default="5000,20000,50000", help="crawl sizes for the memory figures ('' to skip)")
     ap.add_argument("--media", type=int, default=1000, help="articles of the media run (0 to skip)")
+    ap.add_argument("--repeat", type=int, default=2, help="crawl and bare fetch alternated this many times (best of each)")
     ap.add_argument("--record", action="store_true", help="write bench/results/*.json for bench/figures.py")
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -165,13 +165,26 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        result, site = crawl(args.articles, tmp)
+        # crawl and bare fetch alternate, --repeat times: the best of each (a 2-core machine shared
+        # with other work slows whichever runs when the load comes)
+        passes: list[tuple[dict, dict]] = []
+        for i in range(max(1, args.repeat)):
+            for old in tmp.glob(f"crawl-{args.articles}.db*"):
+                old.unlink()
+            result, site = crawl(args.articles, tmp)
+            site2 = DemoSite(args.articles, spacing=timedelta(minutes=10), page_size=15, sitemap_days=10_000)
+            with serve(site2):
+                urls = tmp / "urls.json"
+                urls.write_text(json.dumps([site2.url(a) for a in site2.order]))
+                bare = run_json(BARE, str(urls), json.dumps(FAST))
+            passes.append((result, bare))
+            print(f"pass {i + 1}: crawl {result['new'] / result['elapsed']:.1f} articles/s ({result['outcome']}),"
+                  f" bare fetch {bare['pages'] / bare['elapsed']:.1f} pages/s, load {os.getloadavg()[0]:.1f}")
+            if result["outcome"] != "success" or result["new"] != args.articles:
+                break
+        result = max((r for r, _ in passes), key=lambda r: r["new"] / r["elapsed"])
+        bare = max((b for _, b in passes), key=lambda b: b["pages"] / b["elapsed"])
         rate = result["new"] / result["elapsed"]
-        site2 = DemoSite(args.articles, spacing=timedelta(minutes=10), page_size=15, sitemap_days=10_000)
-        with serve(site2):
-            urls = tmp / "urls.json"
-            urls.write_text(json.dumps([site2.url(a) for a in site2.order]))
-            bare = run_json(BARE, str(urls), json.dumps(FAST))
         bare_rate = bare["pages"] / bare["elapsed"]
         ratio = rate / bare_rate
         print(f"demo site: {args.articles} articles on 127.0.0.1, {SETTINGS_NOTE}; {os.cpu_count()} CPUs,"
@@ -181,7 +194,7 @@ def main() -> None:
               " raw pages stored compressed, media off)")
         print(f"bare Scrapy fetch : {bare['pages']} pages in {bare['elapsed']:.1f} s = {bare_rate:7.1f} pages/s"
               "   (the same article URLs, same settings, no parsing, nothing stored)")
-        print(f"ratio crawl / bare fetch: {ratio:5.2f}   (target >= 0.60)")
+        print(f"ratio crawl / bare fetch: {ratio:5.2f}   (target >= 0.60; best of {len(passes)} alternated passes each)")
         if result["outcome"] != "success" or result["new"] != args.articles:
             print(f"INVALID: the crawl archived {result['new']} of {args.articles} articles (outcome"
                   f" {result['outcome']})", file=sys.stderr)
@@ -208,17 +221,19 @@ def main() -> None:
         mem = "; ".join(f"peak memory {m['crawl_mb'] + m['writer_mb']:.0f} MB at {m['articles']:,} articles"
                         f" ({m['crawl_mb']:.0f} crawl + {m['writer_mb']:.0f} writer)" for m in memory)
         record("bench_crawl", command=f"python bench/bench_crawl.py --articles {args.articles}"
-                                      f" --memory '{args.memory}' --media {args.media}",
+                                      f" --memory '{args.memory}' --media {args.media} --repeat {args.repeat}",
                measures="a whole crawl (fetch, extract, store) of the demo site against a bare Scrapy spider that"
                         " only fetches the same article pages, in one run; peak memory of the crawl and its writer"
                         " process at growing sizes",
                conditions=f"{args.articles:,} demo articles on 127.0.0.1; {SETTINGS_NOTE}; one transaction per"
                           " article with its raw page stored compressed; media off; extraction and storage in the"
                           " writer process beside the reactor; baseline: a bare Scrapy spider with the same settings"
-                          " fetching the same article URLs (no parsing, nothing stored)",
+                          " fetching the same article URLs (no parsing, nothing stored); crawl and baseline"
+                          f" alternated {len(passes)} times, the best of each",
                figures=f"{rate:.0f} articles/s archived = {ratio:.2f} of the bare fetch rate ({bare_rate:.0f}"
                        f" pages/s) (target 0.60)" + (f"; {mem}" if mem else ""),
                data={"articles": args.articles, "crawl": result, "bare": bare, "ratio": ratio, "memory": memory,
+                     "passes": passes,
                      "settings": FAST})
         if media is not None:
             record_media(media)

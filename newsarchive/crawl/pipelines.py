@@ -278,6 +278,8 @@ class ArchivePipeline:
         done = await maybe_deferred_to_future(self.writer.close())  # every item was answered (Scrapy waits)
         if done and done.get("coverage") is not None:
             self.stats.set_value("newsarchive/coverage", done["coverage"])  # for the drift alarm
+        if done and done.get("peak_rss_mb"):
+            self.stats.set_value("newsarchive/writer_peak_rss_mb", round(done["peak_rss_mb"], 1))
         if self.write_ms:  # in the stats dump (LOG_LEVEL=INFO): how long the archive kept the write lock
             ms = sorted(self.write_ms)
             for name, q in (("p50", 0.5), ("p99", 0.99)):

@@ -111,7 +111,10 @@ def serve(sock: socket.socket) -> int:
                 return 3
             seq, op, item = message
             if op == "close":
-                sock.sendall(frame((seq, "ok", {"coverage": writer.coverage.as_dict()})))
+                import resource
+
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux counts KiB)
+                sock.sendall(frame((seq, "ok", {"coverage": writer.coverage.as_dict(), "peak_rss_mb": peak})))
                 return 0
             try:
                 answer: tuple[Any, ...] = (seq, "ok", handle(writer, op, item))
