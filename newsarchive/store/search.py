@@ -34,9 +34,11 @@ RELEVANCE_WINDOW = 2000
 EXACT_WINDOW = 200  # how deep into the ranking exact-accent matches are looked for and lifted
 WEIGHTS = (10.0, 4.0, 1.0, 2.0, 0.0)  # title, sapo, body, captions, filters (not text: no weight)
 TEXT_COLUMNS = "{title sapo body captions}"  # what a query's words are looked for in
-# The filters column holds each author's and tag's folded name between two marker words, so that a
-# filter is a phrase FTS5 intersects with the query itself (seeking through both lists) instead of
-# a walk of every match of a common word checked against a list (0.4-0.8 s at 1M articles).
+# The filters column holds each author's and tag's folded name as one word behind a marker
+# ("zzaumaique"), so that a filter is a word FTS5 intersects with the query itself (seeking through
+# both lists) instead of a walk of every match of a common word checked against a list (0.4-0.8 s at
+# 1M articles). One word, not a phrase between marker words: a phrase reads its every word's list,
+# and a marker word is in every article.
 AUTHOR_MARK, TAG_MARK = "zzau", "zztg"
 _ID_BITS = 20
 MAX_DEPTH = 32  # brackets nested in a query
@@ -262,18 +264,24 @@ def indexed_text(record: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def filter_text(authors: Iterable[Any] | None, tags: Iterable[Any] | None) -> str:
-    """The filters column of an article: each author's and each tag's name key (folded, spaces
-    collapsed; each once, sorted: the same text from the record as saved and as read back, which a
-    contentless index needs to forget it) between two marker words."""
-    a = sorted({name_key(n) for n in authors or () if isinstance(n, str) and n.strip()})
-    t = sorted({name_key(n) for n in tags or () if isinstance(n, str) and n.strip()})
-    return " ".join([f"{AUTHOR_MARK} {k} {AUTHOR_MARK}" for k in a] + [f"{TAG_MARK} {k} {TAG_MARK}" for k in t])
+    """The filters column of an article: each author's and each tag's word (:func:`filter_word`;
+    each once, sorted: the same text from the record as saved and as read back, which a contentless
+    index needs to forget it)."""
+    a = {filter_word(AUTHOR_MARK, n) for n in authors or () if isinstance(n, str) and n.strip()}
+    t = {filter_word(TAG_MARK, n) for n in tags or () if isinstance(n, str) and n.strip()}
+    return " ".join(sorted(a) + sorted(t))
+
+
+def filter_word(mark: str, name: str) -> str:
+    """An author's (``AUTHOR_MARK``) or tag's (``TAG_MARK``) one word in the filters column: the
+    marker and the name key's words run together ("Mai Quế" → "zzaumaique"; two names that differ
+    only in where their words break share it: each result is checked on its rows anyway)."""
+    return mark + "".join(_TOKEN.findall(name_key(name))).replace("_", "")
 
 
 def filter_phrase(mark: str, name: str) -> str:
-    """The FTS5 phrase that finds an author (``AUTHOR_MARK``) or a tag in the filters column."""
-    text = f"{mark} {name_key(name)} {mark}".replace('"', '""')
-    return f'filters : "{text}"'
+    """The FTS5 query that finds an author (``AUTHOR_MARK``) or a tag in the filters column."""
+    return f'filters : "{filter_word(mark, name)}"'
 
 
 def has_filter_column(conn: sqlite3.Connection) -> bool:
@@ -542,6 +550,7 @@ class _Plan:
     base: str
     params: list[Any]
     key: str
+    extra: str = ""  # what the plan adds to the query's MATCH (the author's and tag's words)
 
     def walk(self, conn: sqlite3.Connection, n: int, *, offset: int = 0, below: int | None = None) -> list[int]:
         """The keys of the results, newest first: ``n`` after ``offset``, below ``below``."""
@@ -558,11 +567,11 @@ def _plan(conn: sqlite3.Connection, q: Query | None, filters: Filters) -> _Plan:
         # through both lists together (a common word with one of 500 authors: the author's few
         # thousand entries, not the word's million). The index's names are folded, so each result
         # is still checked exactly (its byline's and tags' rows) as without the column.
-        match = q.folded + "".join(f" AND {filter_phrase(m, v)}"
-                                   for m, v in ((AUTHOR_MARK, filters.author), (TAG_MARK, filters.tag)) if v)
+        extra = "".join(f" AND {filter_phrase(m, v)}"
+                        for m, v in ((AUTHOR_MARK, filters.author), (TAG_MARK, filters.tag)) if v)
         where, params = filters.sql("f.rowid")
         return _Plan(f"FROM search_folded f CROSS JOIN articles a ON a.search_key = f.rowid"
-                     f" WHERE search_folded MATCH ?{where}", [match, *params], "f.rowid")
+                     f" WHERE search_folded MATCH ?{where}", [q.folded + extra, *params], "f.rowid", extra)
     listed = _list_of(conn, filters)
     ids: list[int] = []
     if listed is not None:
@@ -621,7 +630,9 @@ def results(conn: sqlite3.Connection, text: str, *, sort: str = "relevance", fil
         cursor = keys[-1] if len(keys) == limit else None
     else:
         assert q is not None and window is not None
-        ranked = _ranked(conn, q, plan, window, offset + limit, limit, sparse=filters.needs_articles())
+        # (an author or tag in the index's MATCH leaves the window dense for the column filters)
+        ranked = _ranked(conn, q, plan, window, offset + limit, limit,
+                         sparse=filters.needs_articles(lists=not plan.extra))
         keys = ranked[offset:offset + limit]
         cursor = None
         if len(window) < RELEVANCE_WINDOW:  # every result was ranked
@@ -659,9 +670,10 @@ def _ranked(conn: sqlite3.Connection, q: Query, plan: _Plan, window: list[int], 
         # key range only).
         if sparse:  # a filter: the window's range may hold many other matches, for the column filters to read
             in_range = _run(conn, "SELECT count(*) FROM (SELECT 1 FROM search_folded WHERE search_folded MATCH ?"
-                            " AND rowid BETWEEN ? AND ? LIMIT ?)", [q.folded, window[-1], window[0], 20 * len(window)])
+                            " AND rowid BETWEEN ? AND ? LIMIT ?)",
+                            [q.folded + plan.extra, window[-1], window[0], 20 * len(window)])
             sparse = in_range[0][0] >= 20 * len(window)
-        tiers = _tiers_by_text(conn, q, window) if sparse else _tiers_by_index(conn, q, window)
+        tiers = _tiers_by_text(conn, q, window) if sparse else _tiers_by_index(conn, q, window, plan.extra)
         scored = [(k, tiers.get(k, 0.0)) for k in window]
     else:
         weights = ", ".join(str(w) for w in WEIGHTS)
@@ -676,13 +688,13 @@ def _ranked(conn: sqlite3.Connection, q: Query, plan: _Plan, window: list[int], 
 _TIER_COLUMNS = ("captions", "sapo", "title")  # later tiers overwrite earlier: title first, then sapo, captions
 
 
-def _tiers_by_index(conn: sqlite3.Connection, q: Query, window: list[int]) -> dict[int, float]:
+def _tiers_by_index(conn: sqlite3.Connection, q: Query, window: list[int], extra: str = "") -> dict[int, float]:
     """Each key's tier, by column filters over the window's key range (both ends: with a date
-    filter the window can lie far back)."""
+    filter the window can lie far back); ``extra``: the plan's author and tag words."""
     tiers: dict[int, float] = {}
     for tier, column in enumerate(_TIER_COLUMNS):
         for (k,) in _run(conn, "SELECT rowid FROM search_folded WHERE search_folded MATCH ? AND rowid BETWEEN ? AND ?",
-                         [f"{column} : ({q.folded})", window[-1], window[0]]):
+                         [f"{column} : ({q.folded}){extra}", window[-1], window[0]]):
             tiers[k] = -(tier + 1.0)
     return tiers
 
