@@ -5,8 +5,10 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from collections import deque
 from collections.abc import Mapping
 from functools import cached_property
+from itertools import compress, repeat
 from typing import Any
 
 import lxml.etree
@@ -29,6 +31,8 @@ _HUGE_PARSER = lxml.etree.HTMLParser(
 _RESOURCE_LIMIT = lxml.etree.ErrorTypes.ERR_RESOURCE_LIMIT
 MAX_JSONLD = 2_000_000  # characters of one JSON-LD block (real ones: a few KB, a long articleBody ~100 KB)
 _INDEXED_TAGS = frozenset({"meta", "script", "link", "title", "h1", "body", "time"})
+_GET = lxml.etree._Element.get
+_CLASS = b"class"  # a bytes key: lxml need not encode it for every element
 
 
 def header(headers: Mapping[str, Any] | None, name: str) -> str | None:
@@ -290,28 +294,22 @@ def _walk_ld(obj: Any, out: list[dict[str, Any]]) -> None:
 
 
 class ClassIndex:
-    """Elements by class token, in document order. One pass over the page's elements in C
-    (``iter``) reads each one's class attribute and groups the elements by attribute value; the
-    distinct values (a few dozen on a page of hundreds of attributes) are split into tokens. A
-    token's elements are listed when it is first asked for; most tokens asked for are absent,
-    which is one dict lookup. (An XPath over ``@class`` with smart strings costs more: it makes a
-    string object and an element for every attribute, then hashes every string.)"""
+    """Elements by class token, in document order. Built in C, without a Python statement per
+    element: the elements (``iter``), each one's class attribute (``map`` of ``get``), the
+    elements that have one (``compress``), their positions grouped by attribute value (``map``
+    of ``list.append``); then the distinct values (a few dozen on a page of hundreds of
+    attributes) are split into tokens. A token's elements are listed when it is first asked for;
+    most tokens asked for are absent, which is one dict lookup. (An XPath over ``@class`` costs
+    more: smart strings make a string and an element object per attribute.)"""
 
     def __init__(self, root: Any) -> None:
-        els: list[Any] = []  # the elements that have a class, in document order
-        add = els.append
-        groups: dict[str, list[int]] = {}  # attribute value -> positions in els
-        for el in root.iter("*"):
-            value = el.get("class")
-            if value:
-                found = groups.get(value)
-                if found is None:
-                    groups[value] = [len(els)]
-                else:
-                    found.append(len(els))
-                add(el)
-        self._els = els
-        self._groups = groups
+        els = list(root.iter("*"))
+        values = list(map(_GET, els, repeat(_CLASS)))
+        self._els = list(compress(els, values))  # the elements that have a class, in document order
+        values = list(filter(None, values))  # their class attributes, in the same order
+        groups: dict[str, list[int]] = {value: [] for value in dict.fromkeys(values)}
+        deque(map(list.append, map(groups.__getitem__, values), range(len(values))), maxlen=0)
+        self._groups = groups  # attribute value -> positions in _els
         tokens: dict[str, list[str]] = {}
         for value in groups:  # first appearance first
             for token in value.split():
