@@ -140,6 +140,26 @@ def _lost(parser: Any) -> str | None:
     return None
 
 
+# libxml2 checks each attribute of a tag against every earlier one: a tag of k attributes costs k²
+# (60,000 in a 529 KB page took 14 s; a 16 MiB page, hours). No tag anyone writes has more than
+# MAX_ATTRS; in a page with a tag of 2,048 characters or more (cheap to look for: a few percent of a
+# parse) every tag's attributes past the 64th are dropped before parsing. The pattern is possessive
+# throughout, so the cut is linear whatever the markup.
+MAX_ATTRS = 64
+_LONG_TAG = re.compile(r"<[A-Za-z][^<>]{2048}")
+_LONG_TAG_BYTES = re.compile(rb"<[A-Za-z][^<>]{2048}")
+_WS = "\t\n\f\r "  # HTML's whitespace (a no-break space is part of a name)
+_ATTR = (rf"[^{_WS}/>][^{_WS}/>=]*+(?:[{_WS}]*+=[{_WS}]*+"
+         rf"""(?:"[^"]*+"?+|'[^']*+'?+|[^{_WS}>]*+))?+""")  # an attribute as HTML5 tokenizes it
+MANY_ATTRS = re.compile(rf"(<[A-Za-z][^{_WS}/>]*+(?:[{_WS}/]*+{_ATTR}){{{MAX_ATTRS}}})(?:[{_WS}/]*+{_ATTR})*+")
+
+
+def bound_attributes(text: str) -> str:
+    """``text``, or, when it has a tag long enough to hold a parser-stalling number of attributes,
+    a copy whose tags keep their first MAX_ATTRS attributes."""
+    return MANY_ATTRS.sub(r"\1", text) if _LONG_TAG.search(text) else text
+
+
 def _parse(text: str, utf8: bytes | None = None) -> tuple[Any | None, str | None]:
     """The tree, and the markup it was read from when the first parse could not read ``text``
     whole (``text`` itself, or a copy from ``flatten``); None for every ordinary page.
@@ -152,6 +172,9 @@ def _parse(text: str, utf8: bytes | None = None) -> tuple[Any | None, str | None
     text = _XML_DECL.sub("", text, count=1)
     if not text or text.isspace():  # no copy of the page, as strip() would make
         return None, None
+    bounded = bound_attributes(text)
+    if bounded is not text:
+        text, utf8 = bounded, None
     data = utf8 if utf8 is not None else text.encode("utf-8", "surrogatepass")
     parser, markup, flattened = _PARSER, None, 0
     for _ in range(4):
@@ -187,8 +210,8 @@ def _parse_as_is(data: bytes) -> Any | None:
     if data.startswith(_BOM_PREFIXES) or b"\xcc" in data or b"\xcd" in data:
         return None
     first = data.find(b"<")
-    if first < 0 or data.startswith(b"<?xml", first):
-        return None
+    if first < 0 or data.startswith(b"<?xml", first) or _LONG_TAG_BYTES.search(data):
+        return None  # (a long tag: bound_attributes decides, on the decoded text)
     try:
         root = lxml.etree.fromstring(data, _PARSER)
     except (lxml.etree.XMLSyntaxError, ValueError, UnicodeError):

@@ -32,6 +32,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..extract.page import MANY_ATTRS, MAX_ATTRS  # noqa: F401  (MAX_ATTRS: the documented bound)
 from . import TooSlow, archive_path, page, read
 from .article import ID, _utc, article_id, bounded, media_store, not_found
 
@@ -80,10 +81,7 @@ MAX_MEDIA = 2_000  # images and players whose address is looked up in the archiv
 # keeps pages up to 16 MiB. Tags ("<"): a page cut past them still fills MAX_ELEMENTS.
 MAX_SOURCE = 16 * 1024 * 1024
 MAX_TAGS = 250_000
-# attributes per tag: libxml2 checks each new attribute against every earlier one of its tag, so a
-# tag of n distinct attributes costs n**2 (100,000 in an 890 KB page: 42 s of CPU); the rest of a
-# tag's attributes past this many are cut before parsing (a real tag has a few dozen)
-MAX_ATTRS = 64
+# attributes per tag past MAX_ATTRS are cut before parsing (libxml2's k² check: extract.page)
 MAX_CSS = 2 * 1024 * 1024  # characters of one stylesheet (a larger one is dropped whole)
 MAX_STORED = 4 * MAX_SOURCE  # bytes of a stored page inflated
 # pages rebuilt at once: a hostile 16 MiB page holds ~200 MB while it is rebuilt, and the server's
@@ -254,12 +252,6 @@ def inert_html(text: str, page_url: str, held: Callable[[Iterable[str]], dict[st
 
 
 _LT = re.compile("<")
-_WS = "\t\n\f\r "  # HTML's whitespace (a no-break space is part of a name)
-# an attribute as HTML5 tokenizes it (quotes open a value only after "="); possessive throughout,
-# so that a scan is linear whatever the markup
-_ATTR = (rf"[^{_WS}/>][^{_WS}/>=]*+(?:[{_WS}]*+=[{_WS}]*+"
-         rf"""(?:"[^"]*+"?+|'[^']*+'?+|[^{_WS}>]*+))?+""")
-_MANY_ATTRS = re.compile(rf"(<[A-Za-z][^{_WS}/>]*+(?:[{_WS}/]*+{_ATTR}){{{MAX_ATTRS}}})(?:[{_WS}/]*+{_ATTR})*+")
 
 
 def bounded_source(text: str) -> tuple[str, str | None]:
@@ -273,7 +265,7 @@ def bounded_source(text: str) -> tuple[str, str | None]:
             if n == MAX_TAGS:
                 text, cut = text[:m.start()], f"{MAX_TAGS:,} tags"
                 break
-    return _MANY_ATTRS.sub(r"\1", text), cut
+    return MANY_ATTRS.sub(r"\1", text), cut
 
 
 def _media_source(el: Any, page_url: str) -> str | None:
