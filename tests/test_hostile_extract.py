@@ -398,3 +398,19 @@ def test_an_ordinary_long_tag_keeps_its_attributes() -> None:
     many = "<p " + " ".join(f"a{i}" for i in range(100)) + ' data-x="' + "y" * 3000 + '">t</p>'
     cut = bound_attributes(many)
     assert cut.startswith("<p a0 a1") and " a63" in cut and " a64" not in cut and cut.endswith(">t</p>")
+
+
+def test_the_attribute_cut_never_runs_past_a_tag_into_the_body() -> None:
+    """Two pages of the generic benchmark lost their whole body to the cut: in a script, "i<n" began a
+    "tag", 64 tokens of code were its "attributes", and an apostrophe opened a "value" that ran on,
+    through the body, to the next apostrophe. Nothing the cut counts crosses a "<" now."""
+    from newsarchive.extract.page import bound_attributes
+
+    a = article()
+    page = render(a)
+    script = "<script>for (var i=0; i<n " + " ".join(f"t{k}" for k in range(80)) + " don't; i++) {}</script>"
+    long_tag = '<img alt="x" src="data:image/png;base64,' + "A" * 3000 + '">'
+    head_end = page.index("</head>")
+    hostile = page[:head_end] + script + long_tag + page[head_end:]
+    assert bound_attributes(hostile).count("<p") == hostile.count("<p")  # every paragraph kept
+    assert extract(hostile.encode(), a.url)["body_text"] == extract(page.encode(), a.url)["body_text"]

@@ -149,8 +149,10 @@ MAX_ATTRS = 64
 _LONG_TAG = re.compile(r"<[A-Za-z][^<>]{2048}")
 _LONG_TAG_BYTES = re.compile(rb"<[A-Za-z][^<>]{2048}")
 _WS = "\t\n\f\r "  # HTML's whitespace (a no-break space is part of a name)
-_ATTR = (rf"[^{_WS}/>][^{_WS}/>=]*+(?:[{_WS}]*+=[{_WS}]*+"
-         rf"""(?:"[^"]*+"?+|'[^']*+'?+|[^{_WS}>]*+))?+""")  # an attribute as HTML5 tokenizes it
+# an attribute as HTML5 tokenizes it, except that nothing in it crosses a "<": a quote in a script
+# or in text (a tokenizer that does not know raw text) then never runs on into the page's body
+_ATTR = (rf"[^{_WS}/><][^{_WS}/>=<]*+(?:[{_WS}]*+=[{_WS}]*+"
+         rf"""(?:"[^"<]*+"?+|'[^'<]*+'?+|[^{_WS}><]*+))?+""")
 MANY_ATTRS = re.compile(rf"(<[A-Za-z][^{_WS}/>]*+(?:[{_WS}/]*+{_ATTR}){{{MAX_ATTRS}}})(?:[{_WS}/]*+{_ATTR})*+")
 
 
