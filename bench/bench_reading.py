@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_search import BYTES_PER_ARTICLE, make_records, percentile, vocabulary  # noqa: E402
+from bench_search import BYTES_PER_ARTICLE, bulk_ingest, make_records, percentile, vocabulary  # noqa: E402
 
 from newsarchive.media import media_path  # noqa: E402
 from newsarchive.store import Archive  # noqa: E402
@@ -50,20 +50,8 @@ def build(db: Path, n: int) -> None:
         return
     if have:
         raise SystemExit(f"{db} holds {have:,} articles, fewer than {n:,}: remove it or give another --db")
-    saving = 0.0
-    chunk: list = []
-    done = 0
-    for k, record in enumerate(make_records(n)):
-        record["tags"] = [TAGS[k % len(TAGS)]]
-        chunk.append((record, None))
-        if len(chunk) == 2000 or done + len(chunk) == n:
-            t = time.perf_counter()
-            archive.save_many(chunk)
-            saving += time.perf_counter() - t
-            done += len(chunk)
-            chunk = []
-            if done % 100_000 == 0:
-                print(f"  {done:,} articles, {done / saving:,.0f}/s", file=sys.stderr)
+    tagged = ({**record, "tags": [TAGS[k % len(TAGS)]]} for k, record in enumerate(make_records(n)))
+    saving = bulk_ingest(archive, tagged, n)
     print(f"ingest: {n:,} articles in {saving:,.0f} s of saving ({n / saving:,.0f}/s)")
     # a lead image per article (the reference, as the media pipeline writes it), a tenth of them held
     with archive.transaction():
