@@ -410,14 +410,19 @@ def search_matches(conn: sqlite3.Connection, search: SavedSearch) -> Notice | No
     mark = row[0]
     if newest <= mark:
         return None
-    q = fts.parse_query(search.query)
-    where, params = fts.Filters(search.site, search.section, search.author).sql()
-    # article ids grow in commit order (one writer at a time): everything above the mark is new
-    found = conn.execute(
-        "SELECT a.id FROM search_folded f JOIN articles a ON a.search_key = f.rowid WHERE search_folded MATCH ?"
-        f"{where} AND a.id > ? AND a.id <= ? AND a.id NOT IN (SELECT article FROM notified_articles WHERE search = ?)"
-        " ORDER BY a.id", [q.folded, *params, mark, newest, search.name]).fetchall()
-    ids = [r[0] for r in found]
+    # article ids grow in commit order (one writer at a time): everything above the mark is new.
+    # Which of them match is the library's search (the same words, filters and plan as the search
+    # page and `newsarchive search`), asked about a batch of these articles' index keys at a time.
+    filters = fts.Filters(search.site, search.section, search.author)
+    ids: list[int] = []
+    low = mark
+    while low < newest:
+        batch = dict(conn.execute(
+            "SELECT search_key, id FROM articles WHERE id > ? AND id <= ? AND search_key IS NOT NULL"
+            " AND id NOT IN (SELECT article FROM notified_articles WHERE search = ?)",
+            (low, min(low + fts.PROBED, newest), search.name)).fetchall())
+        ids += sorted(batch[k] for k in fts.matches_among(conn, search.query, batch, filters))
+        low += fts.PROBED
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.executemany("INSERT OR IGNORE INTO notified_articles(search, article, notified_at) VALUES (?, ?, ?)",

@@ -207,3 +207,211 @@ def test_datasette_leaves_other_databases_search_alone(tmp_path: Path) -> None:
     ds = Datasette([str(other)])
     response = asyncio.run(ds.client.get("/other/notes.json?_search=%C4%90%C3%A0&_shape=array"))  # Đà
     assert response.status_code == 200 and [r["id"] for r in response.json()] == [1]
+
+
+# -- site, section and kind in the index (migration 015) ---------------------------------------------
+
+SECTIONS = [("Giáo dục", ["Xã hội", "Giáo dục"]), ("Xã hội", ["Xã hội"]), ("Kinh tế", ["Kinh tế"]), ("Y tế", []),
+            (None, []), ("Bóng đá", ["Thể thao", "Bóng đá"]), ("Thể thao & Văn hóa", ["Thể thao & Văn hóa"])]
+SITES = [("a.vn", "https://a.vn"), ("b.vn", "https://b.vn"), ("127.0.0.1", "http://127.0.0.1:8001"),
+         ("127.0.0.1", "http://127.0.0.1:8002")]
+WORDS = ["tin", "vàng", "Điện Biên", "dien bien", "mưa"]
+
+
+def _mixed(n: int) -> dict:
+    site, base = SITES[n % len(SITES)]
+    section, crumbs = SECTIONS[n % len(SECTIONS)]
+    words = " ".join(WORDS[(n * k) % len(WORDS)] for k in (1, 2, 3))
+    return rec(url=f"{base}/bai-{n}.html", site=site, article_id=str(n), kind=("article", "video", "podcast")[n % 3],
+               title=f"Bài {n} {WORDS[n % len(WORDS)]}", sapo=f"Sapo {words}" if n % 4 else None,
+               body_text=f"Nội dung {words} số {n}.", section=section, breadcrumb=crumbs,
+               authors=[("Mai Quế", "MAI QUẾ", "Hải Yến", "Lan Anh")[n % 4]] if n % 5 else [],
+               tags=[("Giá vàng", "Thời tiết")[n % 2]] if n % 3 else [], images=[],
+               published_at=f"2026-0{1 + n % 6}-{1 + n % 28:02d}T{n % 24:02d}:00:00+07:00")
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("mixed") / "m.db"
+    with Archive(path) as a:
+        for n in range(140):
+            a.save(_mixed(n))
+    return path
+
+
+FILTERS = [
+    fts.Filters(site="a.vn"), fts.Filters(site="127.0.0.1"), fts.Filters(site="127.0.0.1:8001"),
+    fts.Filters(site="nowhere.vn"), fts.Filters(section="xa hoi"), fts.Filters(section="Thể thao"),
+    fts.Filters(section="BÓNG ĐÁ"), fts.Filters(section="the thao & van hoa"), fts.Filters(section="y te"),
+    fts.Filters(kind="video"), fts.Filters(kind="nothing"),
+    fts.Filters(site="b.vn", section="Kinh tế", since="2026-02-01T00:00:00+07:00", until="2026-05-01T00:00:00+07:00"),
+    fts.Filters(site="127.0.0.1:8002", section="xa hoi", kind="podcast"),
+    fts.Filters(site="a.vn", author="mai que", tag="Giá vàng", kind="article"),
+    fts.Filters(section="xa hoi", tag="Thời tiết"), fts.Filters(since="2026-03-01T00:00:00+07:00"),
+]
+
+
+@pytest.mark.parametrize("window", [fts.RELEVANCE_WINDOW, 6])
+@pytest.mark.parametrize("text", ["tin", "Điện Biên", "vang OR mua", "tin NOT vang"])
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: ",".join(f"{k}={v}" for k, v in vars(f).items() if v))
+def test_site_section_and_kind_in_the_index_give_what_the_rows_give(mixed: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    filters: fts.Filters, text: str, window: int) -> None:
+    """Every filter as words of the index's filters column (migration 015) gives the results, the
+    order, the count, the pages and the facets that the unindexed plan (each match checked on its
+    row) gives; ``window``: a relevance window the results fill (the ranking by column tiers)."""
+    monkeypatch.setattr(fts, "RELEVANCE_WINDOW", window)
+    conn = sqlite3.connect(f"file:{mixed}?mode=ro", uri=True)
+
+    def everything() -> tuple:
+        out = []
+        for sort in ("relevance", "newest"):
+            r = fts.results(conn, text, filters=filters, sort=sort, limit=200)
+            page = fts.results(conn, text, filters=filters, sort=sort, offset=4, limit=5)
+            out += [r.ids, r.total, page.ids, page.next_before]
+        return (*out, fts.facets(conn, text, filters).counts)
+
+    try:
+        assert fts.indexed_filters(conn) == {"author", "tag", "site", "section", "kind"}
+        by_index = everything()
+        monkeypatch.setattr(fts, "indexed_filters", lambda _c: frozenset())
+        assert "filters :" not in fts._plan(conn, fts.parse_query(text), filters).params[0]
+        by_rows = everything()
+    finally:
+        conn.close()
+    assert by_index == by_rows
+
+
+def test_the_index_plan_finds_what_the_filters_ask(mixed: Path) -> None:
+    """Not two empty lists: the filters above find articles, and only the ones they name."""
+    with Archive(mixed, readonly=True) as a:
+        def found(**kw: str) -> list[dict]:
+            return [a.record(i) for i in fts.results(a.conn, "tin OR vang OR mua OR dien", filters=fts.Filters(**kw),
+                                                     sort="newest", limit=500).ids]
+        port = found(site="127.0.0.1:8001")
+        assert port and all(r["url"].startswith("http://127.0.0.1:8001/") for r in port)
+        assert len(found(site="127.0.0.1")) > len(port)
+        parent = found(section="the thao")
+        assert {r["section"] for r in parent} == {"Bóng đá"}  # a child; "Thể thao & Văn hóa" is another section
+        assert {r["section"] for r in found(section="the thao & van hoa")} == {"Thể thao & Văn hóa"}
+        assert {r["section"] for r in found(section="xa hoi")} == {"Xã hội", "Giáo dục"}
+        assert {r["kind"] for r in found(kind="video")} == {"video"}
+        assert found(site="nowhere.vn") == [] and found(kind="nothing") == []
+        mixed_hits = found(site="b.vn", section="kinh te", since="2026-02-01T00:00:00+07:00")
+        assert mixed_hits and all(r["site"] == "b.vn" and r["section"] == "Kinh tế"
+                                  and r["published_at"] >= "2026-02" for r in mixed_hits)
+
+
+def test_site_section_and_kind_words_follow_revisions(tmp_path: Path) -> None:
+    """A new version in another section (or of another kind) is indexed under it, the old words
+    forgotten (the contentless index told exactly what it held: its integrity check passes); the
+    indexed text of a record differs when only its section does (a re-extraction indexes it again)."""
+    with Archive(tmp_path / "r.db") as a:
+        first = a.save(rec(url="https://a.vn/1.html", site="a.vn", article_id="1", title="Tin một", section="Giáo dục",
+                           breadcrumb=["Xã hội", "Giáo dục"], kind="video")).id
+        a.save(rec(url="https://a.vn/1.html", site="a.vn", article_id="1", title="Tin một", section="Bóng đá",
+                   breadcrumb=["Thể thao", "Bóng đá"], kind="article", fetched_at="2026-11-28T10:00:00Z"))
+
+        def found(**kw: str) -> list[int]:
+            return fts.results(a.conn, "tin", filters=fts.Filters(**kw), sort="newest").ids
+
+        assert found(section="xa hoi") == [] and found(section="giao duc") == [] and found(kind="video") == []
+        assert found(section="the thao") == [first] == found(kind="article") == found(site="a.vn")
+        a.conn.execute("INSERT INTO search_folded(search_folded, rank) VALUES ('integrity-check', 1)")
+        words = "SELECT count(*) FROM search_folded WHERE search_folded MATCH ?"
+        assert a.conn.execute(words, [fts.filter_phrase(fts.SECTION_MARK, "Xã hội")]).fetchone()[0] == 0
+        assert a.conn.execute(words, [fts.filter_phrase(fts.SECTION_MARK, "Thể thao")]).fetchone()[0] == 1
+    one = rec()
+    assert fts.indexed_text(one) != fts.indexed_text({**one, "section": "Kinh tế", "breadcrumb": ["Kinh tế"]})
+    assert fts.indexed_text(one) != fts.indexed_text({**one, "kind": "video"})
+
+
+def _as_before_015(a: Archive) -> None:
+    """Put an archive back as migration 014 left it: the filters column with authors and tags only,
+    no site counts."""
+    with a.transaction():
+        a.conn.execute("DROP TABLE search_folded")
+        a.conn.execute("CREATE VIRTUAL TABLE search_folded USING fts5(title, sapo, body, captions, filters,"
+                       " content='', tokenize='unicode61 remove_diacritics 2')")
+        for key, article in a.conn.execute("SELECT search_key, id FROM articles").fetchall():
+            r = a.record(article)
+            a.conn.execute("INSERT INTO search_folded(rowid, title, sapo, body, captions, filters) VALUES (?, ?, ?, ?, ?, ?)",
+                           (key, *[fts._pre_fold(c) for c in fts._columns(r)], fts.filter_text(r["authors"], r["tags"])))
+        for trigger in ("insert", "delete", "update"):
+            a.conn.execute(f"DROP TRIGGER site_articles_{trigger}")
+        a.conn.execute("DROP TABLE site_articles")
+        a.conn.execute("DELETE FROM _migrations WHERE name = ?", (fts.SITE_WORDS_MIGRATION,))
+
+
+def test_migration_015_builds_the_words_and_the_site_counts(tmp_path: Path) -> None:
+    """An archive from before 015 is searched by the rows (the index holds no site words), and once
+    migrated by the index, with the same results; the sites' counts are the articles'."""
+    path = tmp_path / "m.db"
+    with Archive(path) as a:
+        for n in range(40):
+            a.save(_mixed(n))
+        _as_before_015(a)
+        assert fts.indexed_filters(a.conn) == {"author", "tag"}
+        asks = [fts.Filters(site="a.vn", section="xa hoi"), fts.Filters(kind="video"), fts.Filters(section="the thao")]
+        def found() -> list[tuple]:
+            # (bm25 counts every column's words in an article's length: the relevance order may move a
+            # little with the new words, the results not)
+            return [(fts.results(a.conn, "tin OR mua", filters=f, sort="newest").ids,
+                     set(fts.results(a.conn, "tin OR mua", filters=f).ids)) for f in asks]
+
+        before = found()
+        assert all(ids for ids, _ in before)
+    with Archive(path) as a:  # opened for writing: migrated
+        assert fts.indexed_filters(a.conn) == {"author", "tag", "site", "section", "kind"}
+        assert found() == before
+        assert "zzst" in fts._plan(a.conn, fts.parse_query("tin"), asks[0]).params[0]
+        a.conn.execute("INSERT INTO search_folded(search_folded, rank) VALUES ('integrity-check', 1)")
+        assert dict(a.conn.execute("SELECT site, articles FROM site_articles")) == dict(
+            a.conn.execute("SELECT site, count(*) FROM articles GROUP BY site"))
+
+
+def test_site_counts_follow_inserts_deletes_and_moves(tmp_path: Path) -> None:
+    with Archive(tmp_path / "c.db") as a:
+        for n in range(12):
+            a.save(_mixed(n))
+        a.save({**_mixed(3), "title": "Bài ba, sửa", "fetched_at": "2026-11-28T10:00:00Z"})  # a revision: no new row
+
+        def counts() -> tuple[dict, dict]:
+            return (dict(a.conn.execute("SELECT site, articles FROM site_articles WHERE articles > 0")),
+                    dict(a.conn.execute("SELECT site, count(*) FROM articles GROUP BY site")))
+
+        assert counts()[0] == counts()[1] == {"a.vn": 3, "b.vn": 3, "127.0.0.1": 6}
+        with a.transaction():
+            a.conn.execute("DELETE FROM articles WHERE id IN (SELECT id FROM articles WHERE site = 'a.vn' LIMIT 2)")
+            a.conn.execute("UPDATE articles SET site = 'c.vn' WHERE id = (SELECT min(id) FROM articles WHERE site = 'b.vn')")
+            a.conn.execute("UPDATE articles SET title = 'x' WHERE site = '127.0.0.1'")  # not a move
+        assert counts()[0] == counts()[1] == {"a.vn": 1, "b.vn": 2, "c.vn": 1, "127.0.0.1": 6}
+
+
+@pytest.mark.parametrize("probed", [fts.PROBED, 3])
+def test_a_saved_search_finds_new_articles_as_the_search_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               probed: int) -> None:
+    """A saved search's new matches are the search's own results among the new articles (the same
+    filters: a port, a parent section, the folded author), each notified once; ``probed``: a batch
+    of new articles looked up each (the default) or walked as a key range (more than PROBED)."""
+    from newsarchive.config import SavedSearch
+    from newsarchive.health import search_matches
+
+    monkeypatch.setattr(fts, "PROBED", probed)
+    with Archive(tmp_path / "s.db") as a:
+        a.save(_mixed(0))
+        saved = [SavedSearch("port", "tin OR mua", site="127.0.0.1:8002", section="xa hoi"),
+                 SavedSearch("parent", "Điện Biên OR vang", section="the thao"),
+                 SavedSearch("author", "tin OR vang OR mua OR dien", author="mai que")]
+        for s in saved:
+            assert search_matches(a.conn, s) is None  # first sight: the archive as it is is not news
+        for n in range(1, 60):
+            a.save(_mixed(n))
+        for s in saved:
+            f = fts.Filters(site=s.site, section=s.section, author=s.author)
+            expected = sorted(i for i in fts.results(a.conn, s.query, filters=f, sort="newest", limit=500).ids
+                              if i != 1)
+            notice = search_matches(a.conn, s)
+            assert expected and notice is not None
+            assert sorted(x["id"] for x in notice.articles) == expected[:s.max_listed]
+            assert len(notice.articles) + notice.more == len(expected)
+            assert search_matches(a.conn, s) is None  # each once

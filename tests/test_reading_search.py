@@ -459,7 +459,8 @@ def test_the_filters_column_follows_revisions_and_migration_014_builds_it(tmp_pa
                            " tokenize='unicode61 remove_diacritics 2')")
             for key, article in a.conn.execute("SELECT search_key, id FROM articles").fetchall():
                 fts.index_folded(a.conn, key, a.record(article))
-            a.conn.execute("DELETE FROM _migrations WHERE name = '014_search_filter_columns'")
+            a.conn.execute("DELETE FROM _migrations WHERE name IN ('014_search_filter_columns', ?)",
+                           (fts.SITE_WORDS_MIGRATION,))  # (015 rebuilds what 014 builds, with more words)
         assert not fts.has_filter_column(a.conn)
         before = (found(author="hai yen"), found(tag="Vùng cao"), fts.results(a.conn, "tin").ids)
     with Archive(path) as a:  # opened for writing: migrated

@@ -430,6 +430,68 @@ def _m014_search_filter_columns(conn: sqlite3.Connection) -> None:
         last = rows[-1][0]
 
 
+def _m015_search_filter_sites(conn: sqlite3.Connection) -> None:
+    """The folded index's filters column gains each article's site, section (its own and every
+    breadcrumb level) and kind as words (``search.filter_text``), so that a common word with a site
+    and a section is an intersection of the three lists FTS5 reads together, within the date
+    range's keys, instead of a walk of the word's matches checked row by row (0.4 s at 1M
+    articles). Rebuilt as 014 rebuilt it, a batch of ids at a time. ``site_articles`` holds each
+    site's article count, kept by triggers, for the sites page (a count walked 1M index entries)."""
+    import json
+
+    from .search import _columns, _pre_fold, filter_text
+
+    _script(conn, """
+        DROP TABLE search_folded;
+        CREATE VIRTUAL TABLE search_folded USING fts5(
+            title, sapo, body, captions, filters, content='', tokenize='unicode61 remove_diacritics 2');
+        """)
+    last = 0
+    while True:
+        rows = conn.execute(
+            "SELECT a.id, a.search_key, a.title, a.sapo, a.body_text,"
+            " (SELECT group_concat(caption, ' ') FROM images i WHERE i.article = a.id),"
+            " (SELECT json_group_array(au.name) FROM article_authors x JOIN authors au ON au.id = x.author"
+            "  WHERE x.article = a.id),"
+            " (SELECT json_group_array(t.name) FROM article_tags y JOIN tags t ON t.id = y.tag WHERE y.article = a.id),"
+            " a.site, (SELECT name FROM sections s WHERE s.id = a.section_id), a.breadcrumb, a.kind"
+            " FROM articles a WHERE a.id > ? AND a.search_key IS NOT NULL ORDER BY a.id LIMIT 2000", (last,)).fetchall()
+        if not rows:
+            break
+        for _, key, title, sapo, body, captions, authors, tags, site, section, crumbs, kind in rows:
+            record = {"title": title, "sapo": sapo, "body_text": body, "images": [{"caption": captions}]}
+            try:
+                crumbs = json.loads(crumbs or "[]")
+            except ValueError:
+                crumbs = []
+            filters = filter_text(json.loads(authors or "[]"), json.loads(tags or "[]"), site=site,
+                                  sections=[section, *(crumbs if isinstance(crumbs, list) else [])], kind=kind)
+            conn.execute("INSERT INTO search_folded(rowid, title, sapo, body, captions, filters)"
+                         " VALUES (?, ?, ?, ?, ?, ?)", (key, *[_pre_fold(c) for c in _columns(record)], filters))
+        last = rows[-1][0]
+    _script(conn, """
+        DROP TABLE IF EXISTS site_articles;
+        CREATE TABLE site_articles (
+            site TEXT PRIMARY KEY,
+            articles INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO site_articles SELECT site, count(*) FROM articles GROUP BY site;
+        CREATE TRIGGER IF NOT EXISTS site_articles_insert AFTER INSERT ON articles BEGIN
+            INSERT INTO site_articles(site, articles) VALUES (NEW.site, 1)
+                ON CONFLICT(site) DO UPDATE SET articles = articles + 1;
+        END;
+        CREATE TRIGGER IF NOT EXISTS site_articles_delete AFTER DELETE ON articles BEGIN
+            UPDATE site_articles SET articles = articles - 1 WHERE site = OLD.site;
+        END;
+        CREATE TRIGGER IF NOT EXISTS site_articles_update AFTER UPDATE OF site ON articles
+        WHEN OLD.site IS NOT NEW.site BEGIN
+            UPDATE site_articles SET articles = articles - 1 WHERE site = OLD.site;
+            INSERT INTO site_articles(site, articles) VALUES (NEW.site, 1)
+                ON CONFLICT(site) DO UPDATE SET articles = articles + 1;
+        END;
+        """)
+
+
 MIGRATIONS: list[Migration] = [
     ("001_initial", _m001_initial),
     ("002_views", _m002_views),
@@ -445,6 +507,7 @@ MIGRATIONS: list[Migration] = [
     ("012_media_refs", _m012_media_refs),
     ("013_search_filters_index", _m013_search_filters_index),
     ("014_search_filter_columns", _m014_search_filter_columns),
+    ("015_search_filter_sites", _m015_search_filter_sites),
 ]
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .sitefilter import _split as split_site  # a site key's host and port (the records carry the host)
 from .sitefilter import articles_of
 
 RELEVANCE_WINDOW = 2000
@@ -40,6 +41,10 @@ TEXT_COLUMNS = "{title sapo body captions}"  # what a query's words are looked f
 # 1M articles). One word, not a phrase between marker words: a phrase reads its every word's list,
 # and a marker word is in every article.
 AUTHOR_MARK, TAG_MARK = "zzau", "zztg"
+# Migration 015 adds the site's, each section's (the article's and its breadcrumb's levels: a parent
+# section includes its children) and the kind's words, so that a common word with a site and a
+# section is an intersection of their lists too, not a walk of the word's matches checked per row.
+SITE_MARK, SECTION_MARK, KIND_MARK = "zzst", "zzsc", "zzkd"
 _ID_BITS = 20
 MAX_DEPTH = 32  # brackets nested in a query
 _TOKEN = re.compile(r"\w+")
@@ -258,18 +263,29 @@ def key_floor(iso: str) -> int:
 
 
 def indexed_text(record: Mapping[str, Any]) -> tuple[str, ...]:
-    """What the index holds of a record: title, sapo, body, captions, and its authors' and tags'
-    names (the filters column): a version that changes any of them is indexed again."""
-    return (*_columns(record), filter_text(record.get("authors"), record.get("tags")))
+    """What the index holds of a record: title, sapo, body, captions, and its authors', tags',
+    site's, sections' and kind's words (the filters column): a version that changes any of them is
+    indexed again."""
+    return (*_columns(record), record_filter_text(record))
 
 
-def filter_text(authors: Iterable[Any] | None, tags: Iterable[Any] | None) -> str:
-    """The filters column of an article: each author's and each tag's word (:func:`filter_word`;
-    each once, sorted: the same text from the record as saved and as read back, which a contentless
-    index needs to forget it)."""
-    a = {filter_word(AUTHOR_MARK, n) for n in authors or () if isinstance(n, str) and n.strip()}
-    t = {filter_word(TAG_MARK, n) for n in tags or () if isinstance(n, str) and n.strip()}
-    return " ".join(sorted(a) + sorted(t))
+def record_filter_text(record: Mapping[str, Any]) -> str:
+    """The filters column of a record (:func:`filter_text` of its fields)."""
+    return filter_text(record.get("authors"), record.get("tags"), site=record.get("site"),
+                       sections=[record.get("section"), *(record.get("breadcrumb") or [])], kind=record.get("kind"))
+
+
+def filter_text(authors: Iterable[Any] | None, tags: Iterable[Any] | None, *, site: Any = None,
+                sections: Iterable[Any] = (), kind: Any = None) -> str:
+    """The filters column of an article: each author's, tag's, section's word, its site's and its
+    kind's (:func:`filter_word`; each once, sorted: the same text from the record as saved and as
+    read back, which a contentless index needs to forget it). Migration 014 wrote authors and tags
+    only; 015 the rest too."""
+    def words(mark: str, names: Iterable[Any] | None) -> list[str]:
+        return sorted({filter_word(mark, n) for n in names or () if isinstance(n, str) and n.strip()})
+
+    return " ".join(words(AUTHOR_MARK, authors) + words(TAG_MARK, tags) + words(SITE_MARK, [site])
+                    + words(SECTION_MARK, sections) + words(KIND_MARK, [kind]))
 
 
 def filter_word(mark: str, name: str) -> str:
@@ -289,6 +305,21 @@ def has_filter_column(conn: sqlite3.Connection) -> bool:
     migrating has not)."""
     row = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'search_folded'").fetchone()
     return bool(row and "filters" in row[0])
+
+
+SITE_WORDS_MIGRATION = "015_search_filter_sites"
+
+
+def indexed_filters(conn: sqlite3.Connection) -> frozenset[str]:
+    """The filters whose words the index's filters column holds: none before migration 014, author
+    and tag from 014, site, section and kind too from 015 (an archive read without migrating)."""
+    if not has_filter_column(conn):
+        return frozenset()
+    try:
+        later = conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (SITE_WORDS_MIGRATION,)).fetchone()
+    except sqlite3.OperationalError:  # no _migrations table: not an archive the migrations wrote
+        later = None
+    return frozenset(("author", "tag", "site", "section", "kind") if later else ("author", "tag"))
 
 
 def _columns(record: Mapping[str, Any]) -> tuple[str, str, str, str]:
@@ -333,7 +364,7 @@ def _index_folded(conn: sqlite3.Connection, key: int, folded: list[str], record:
     try:
         conn.execute(f"INSERT INTO search_folded({head}rowid, title, sapo, body, captions, filters)"
                      f" VALUES ({'?, ' * len(lead)}?, ?, ?, ?, ?, ?)",
-                     (*lead, key, *folded, filter_text(record.get("authors"), record.get("tags"))))
+                     (*lead, key, *folded, record_filter_text(record)))
     except sqlite3.OperationalError as exc:
         if "filters" not in str(exc):
             raise
@@ -554,7 +585,8 @@ class _Plan:
     base: str
     params: list[Any]
     key: str
-    extra: str = ""  # what the plan adds to the query's MATCH (the author's and tag's words)
+    extra: str = ""  # what the plan adds to the query's MATCH (the filters' words)
+    sparse: bool | None = None  # a filter checked on the rows only may leave few of the query's matches
 
     def walk(self, conn: sqlite3.Connection, n: int, *, offset: int = 0, below: int | None = None) -> list[int]:
         """The keys of the results, newest first: ``n`` after ``offset``, below ``below``."""
@@ -564,18 +596,38 @@ class _Plan:
         return [r[0] for r in _run(conn, sql, [*self.params, *lower, n, offset])]
 
 
+def _index_words(filters: Filters, held: frozenset[str]) -> tuple[str, frozenset[str]]:
+    """The filters column's phrases (ANDed onto a query) for the filters set that the index holds,
+    and which filters they stand for wholly (a site key with a port: the host's word, the port is
+    checked on the rows)."""
+    words, covered = [], set()
+    host, port = split_site(filters.site) if filters.site else (None, None)
+    for name, mark, value in (("author", AUTHOR_MARK, filters.author), ("tag", TAG_MARK, filters.tag),
+                              ("site", SITE_MARK, host), ("section", SECTION_MARK, filters.section),
+                              ("kind", KIND_MARK, filters.kind)):
+        if value and name in held:
+            words.append(f" AND {filter_phrase(mark, value)}")
+            if not (name == "site" and port is not None):
+                covered.add(name)
+    return "".join(words), frozenset(covered)
+
+
 def _plan(conn: sqlite3.Connection, q: Query | None, filters: Filters) -> _Plan:
     """How to read the results of ``q`` (None: every article) under ``filters``."""
-    if q is not None and (filters.author or filters.tag) and has_filter_column(conn):
-        # The author and tag as phrases of the filters column, ANDed into the query: FTS5 seeks
-        # through both lists together (a common word with one of 500 authors: the author's few
-        # thousand entries, not the word's million). The index's names are folded, so each result
-        # is still checked exactly (its byline's and tags' rows) as without the column.
-        extra = "".join(f" AND {filter_phrase(m, v)}"
-                        for m, v in ((AUTHOR_MARK, filters.author), (TAG_MARK, filters.tag)) if v)
+    extra, covered = _index_words(filters, indexed_filters(conn)) if q is not None else ("", frozenset())
+    if q is not None and extra:
+        # The filters as words of the filters column, ANDed into the query: FTS5 seeks through
+        # their lists together (a common word with one of 500 authors: the author's few thousand
+        # entries, not the word's million; with a site and a section, the entries where both
+        # meet), and a date range is a range of the index key it reads. The index's names are
+        # folded and a section's word stands for any breadcrumb level, so each result is still
+        # checked exactly on its row (its byline's and tags' rows) as without the column.
         where, params = filters.sql("f.rowid")
+        rows_only = [f for f in ("site", "section", "kind", "author", "tag")
+                     if getattr(filters, f) and f not in covered]
         return _Plan(f"FROM search_folded f CROSS JOIN articles a ON a.search_key = f.rowid"
-                     f" WHERE search_folded MATCH ?{where}", [q.folded + extra, *params], "f.rowid", extra)
+                     f" WHERE search_folded MATCH ?{where}", [q.folded + extra, *params], "f.rowid", extra,
+                     sparse=bool(rows_only))
     listed = _list_of(conn, filters)
     ids: list[int] = []
     if listed is not None:
@@ -635,8 +687,8 @@ def results(conn: sqlite3.Connection, text: str, *, sort: str = "relevance", fil
     else:
         assert q is not None and window is not None
         # (an author or tag in the index's MATCH leaves the window dense for the column filters)
-        ranked = _ranked(conn, q, plan, window, offset + limit, limit,
-                         sparse=filters.needs_articles(lists=not plan.extra))
+        sparse = plan.sparse if plan.sparse is not None else filters.needs_articles(lists=not plan.extra)
+        ranked = _ranked(conn, q, plan, window, offset + limit, limit, sparse=sparse)
         keys = ranked[offset:offset + limit]
         cursor = None
         if len(window) < RELEVANCE_WINDOW:  # every result was ranked
@@ -726,6 +778,29 @@ def _more_matches_than(conn: sqlite3.Connection, q: Query, n: int) -> bool:
     """Whether the query alone (no filter) matches more than ``n`` articles: a walk of the index only."""
     return _run(conn, "SELECT count(*) FROM (SELECT 1 FROM search_folded WHERE search_folded MATCH ? LIMIT ?)",
                 [q.folded, n + 1])[0][0] > n
+
+
+PROBED = 5_000  # up to this many candidate keys are each looked up in the index; more: a walk of their key range
+
+
+def matches_among(conn: sqlite3.Connection, text: str, keys: Iterable[int], filters: Filters = Filters()) -> list[int]:
+    """Which of these index keys (a few new articles: a saved search's check) are results of
+    ``text`` under ``filters``, in the search's own plan (the same words and checks as
+    :func:`results`), ascending. Each key is looked up in the index (FTS5 seeks each word to it);
+    past PROBED keys, the matches between the smallest and largest key are walked once instead.
+    :class:`QueryError` for a query that cannot be understood."""
+    plan = _plan(conn, parse_query(text), filters)
+    wanted = sorted(set(keys))
+    if not wanted:
+        return []
+    if len(wanted) <= PROBED:
+        sql = f"SELECT {plan.key} {plan.base} AND {plan.key} IN (SELECT value FROM json_each(?))"
+        params = [*plan.params, json.dumps(wanted)]
+    else:  # ("+": a filter on each match of the range, not a lookup per key)
+        sql = (f"SELECT {plan.key} {plan.base} AND {plan.key} BETWEEN ? AND ?"
+               f" AND +{plan.key} IN (SELECT value FROM json_each(?))")
+        params = [*plan.params, wanted[0], wanted[-1], json.dumps(wanted)]
+    return sorted({k for (k,) in _run(conn, sql, params)})
 
 
 def search(conn: sqlite3.Connection, text: str, *, limit: int = 20, sort: str = "relevance",
