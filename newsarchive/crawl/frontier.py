@@ -89,7 +89,9 @@ class LocalFrontier:
         """The page's links, looked up in the archive in one short read (indexed queries)."""
         if len(self._known) > 200_000:  # answers hold for the whole run; kept within a bound
             self._known.clear()
-        pairs = {(url, article_id) for url, article_id, _ in found} - self._known.keys()
+        # (not "set - dict.keys()": that walks every answer kept, and a crawl slowed as it grew)
+        known = self._known
+        pairs = {(url, article_id) for url, article_id, _ in found if (url, article_id) not in known}
         if pairs:
             self._known.update(self._look_up(pairs))
 
