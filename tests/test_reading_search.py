@@ -468,3 +468,33 @@ def test_the_filters_column_follows_revisions_and_migration_014_builds_it(tmp_pa
         assert (found(author="hai yen"), found(tag="Vùng cao"), fts.results(a.conn, "tin").ids) == before
         assert a.conn.execute("SELECT count(*) FROM search_folded WHERE search_folded MATCH ?",
                               [fts.filter_phrase(fts.AUTHOR_MARK, "Hải Yến")]).fetchone()[0] == 1
+
+
+def test_the_sites_counts_are_kept_by_the_archive_and_counted_without_it(tmp_path: Path) -> None:
+    """The sites pages read each site's count from ``site_articles`` (kept by triggers, migration 015),
+    equal to the articles', with newest and oldest as the rows give them; an archive without that
+    table (from before 015, read without migrating) is counted the old way, with the same page."""
+    from newsarchive.reading import sites
+
+    path = tmp_path / "archive.db"
+    with Archive(path) as a:
+        for n in range(7):
+            a.save(rec(url=f"https://{'cd'[n % 2]}.vn/{n}.html", site=f"{'cd'[n % 2]}.vn", article_id=str(n),
+                       published_at=None if n == 2 else f"2026-0{1 + n}-01T08:00:00+07:00"))
+    with conn(path) as c:
+        counted = dict(c.execute("SELECT site, count(*) FROM articles GROUP BY site"))
+        ends = {s: c.execute("SELECT max(published_at), min(published_at) FROM articles WHERE site = ?", (s,)).fetchone()
+                for s in counted}
+        kept = {r["site"]: (r["articles"], r["newest"], r["oldest"]) for r in sites.overview(c)}
+        assert kept == {s: (counted[s], *ends[s]) for s in counted} and counted == {"c.vn": 4, "d.vn": 3}
+        assert sites.site_detail(c, None, "c.vn")["articles"] == 4
+    from newsarchive.ui import make_datasette
+
+    page = get(make_datasette(path), "/sites").text
+    with Archive(path) as a:
+        for trigger in ("insert", "delete", "update"):
+            a.conn.execute(f"DROP TRIGGER site_articles_{trigger}")
+        a.conn.execute("DROP TABLE site_articles")
+    with conn(path) as c:
+        assert {r["site"]: (r["articles"], r["newest"], r["oldest"]) for r in sites.overview(c)} == kept
+    assert get(make_datasette(path), "/sites").text == page
