@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Mapping
 from functools import cached_property
 from itertools import compress, repeat
-from typing import Any
+from typing import Any, AnyStr
 
 import lxml.etree
 
@@ -142,24 +142,104 @@ def _lost(parser: Any) -> str | None:
 
 # libxml2 checks each attribute of a tag against every earlier one: a tag of k attributes costs k²
 # (60,000 in a 529 KB page took 14 s; a 16 MiB page, hours). No tag anyone writes has more than
-# MAX_ATTRS; in a page with a tag of 2,048 characters or more (cheap to look for: a few percent of a
-# parse) every tag's attributes past the 64th are dropped before parsing. The pattern is possessive
-# throughout, so the cut is linear whatever the markup.
+# MAX_ATTRS; a tag followed by LONG_RUN characters or more without a "<" (a long data: URL, a font
+# link, or thousands of attributes) keeps its first MAX_ATTRS attributes. A tag that is not cut has
+# fewer than LONG_RUN/2 attributes (each is a character and a separator), a bounded cost.
 MAX_ATTRS = 64
-_LONG_TAG = re.compile(r"<[A-Za-z][^<>]{2048}")
-_LONG_TAG_BYTES = re.compile(rb"<[A-Za-z][^<>]{2048}")
+LONG_RUN = 2048
 _WS = "\t\n\f\r "  # HTML's whitespace (a no-break space is part of a name)
 # an attribute as HTML5 tokenizes it, except that nothing in it crosses a "<": a quote in a script
 # or in text (a tokenizer that does not know raw text) then never runs on into the page's body
 _ATTR = (rf"[^{_WS}/><][^{_WS}/>=<]*+(?:[{_WS}]*+=[{_WS}]*+"
          rf"""(?:"[^"<]*+"?+|'[^'<]*+'?+|[^{_WS}><]*+))?+""")
-MANY_ATTRS = re.compile(rf"(<[A-Za-z][^{_WS}/>]*+(?:[{_WS}/]*+{_ATTR}){{{MAX_ATTRS}}})(?:[{_WS}/]*+{_ATTR})*+")
 
 
-def bound_attributes(text: str) -> str:
-    """``text``, or, when it has a tag long enough to hold a parser-stalling number of attributes,
-    a copy whose tags keep their first MAX_ATTRS attributes."""
-    return MANY_ATTRS.sub(r"\1", text) if _LONG_TAG.search(text) else text
+def _many_attrs(n: int) -> str:
+    """A tag start and name, then, when it has more than ``n`` attributes, the first ``n`` (group 1
+    ends there; group 2 is set) and the rest. Possessive throughout, and a tag of fewer attributes
+    matches its name alone: a scan resumes past the name instead of starting again at every "<"
+    inside it (a name runs to whitespace, "/" or ">" and may hold "<": "<a<a<a…" cost k²)."""
+    return rf"(<[A-Za-z][^{_WS}/>]*+(?:((?:[{_WS}/]*+{_ATTR}){{{n}}}))?+)(?(2)(?:[{_WS}/]*+{_ATTR})*+)"
+
+
+# ``MANY_ATTRS.sub(r"\1", text)``: every tag of ``text`` with at most MAX_ATTRS attributes.
+MANY_ATTRS = re.compile(_many_attrs(MAX_ATTRS))
+_MANY_ATTRS_BYTES = re.compile(_many_attrs(MAX_ATTRS).encode())
+_TOKEN_TAIL = re.compile(rf"(?<=[{_WS}/>])[^{_WS}/>]*+\Z")
+_TOKEN_TAIL_BYTES = re.compile(_TOKEN_TAIL.pattern.encode())
+_TAG_START = re.compile(r"<[A-Za-z]")
+_TAG_START_BYTES = re.compile(rb"<[A-Za-z]")
+_LETTER = re.compile(r"[A-Za-z]")
+_LETTER_BYTES = re.compile(rb"[A-Za-z]")
+
+
+def _long_runs(text: AnyStr, long: int) -> list[tuple[int, int]]:
+    """(start, end) of every stretch of ``long`` characters or more holding no "<", in order.
+    A probe every ``long`` characters (any such stretch holds one), each a find either way: a few
+    dozen calls in C for a page, not a regex step at every "<"."""
+    lt = "<" if isinstance(text, str) else b"<"
+    size = len(text)
+    runs = []
+    end = -1  # the last "<" found (or -1): no stretch found later starts at or before it
+    probe = long - 1
+    while probe < size:
+        start = text.rfind(lt, end + 1, probe + 1) + 1 or end + 1
+        end = text.find(lt, probe)
+        if end < 0:
+            end = size
+        if end - start >= long:
+            runs.append((start, end))
+        probe = end + long
+    return runs
+
+
+def _tag_start(text: AnyStr, floor: int, lt: int) -> int:
+    """The first tag start ("<" and a letter) in the token (no whitespace, "/" or ">") that runs
+    to the "<" at ``lt`` and at least ``floor``, or -1. Its name then runs through ``lt``: the
+    token's first tag start is where a scan from ``floor`` would begin the tag (a later one would
+    give the same name end and the same attributes). The token is looked for backwards in chunks
+    that double: the cost is the token's length, not the distance to ``floor``."""
+    if isinstance(text, str):
+        tail, start = _TOKEN_TAIL, _TAG_START
+    else:
+        tail, start = _TOKEN_TAIL_BYTES, _TAG_START_BYTES
+    chunk = 64
+    while True:
+        lo = max(floor, lt - chunk)
+        m = tail.search(text, lo, lt)
+        if m is not None or lo == floor:
+            break
+        chunk *= 2
+    m = start.search(text, m.start() if m is not None else floor, lt)
+    return m.start() if m is not None else -1
+
+
+def bound_attributes(text: AnyStr, long: int = LONG_RUN, pattern: Any = None) -> AnyStr:
+    """``text`` (markup, or its UTF-8 bytes: the same cut, counted in bytes), or a copy whose tags
+    followed by ``long`` characters or more without a "<" keep their first MAX_ATTRS attributes
+    (``pattern``: a ``_many_attrs`` of another count, for tests)."""
+    if pattern is None:
+        pattern = MANY_ATTRS if isinstance(text, str) else _MANY_ATTRS_BYTES
+    letter = _LETTER if isinstance(text, str) else _LETTER_BYTES
+    out = []
+    last = pos = 0  # last: copied up to here; pos: where a scan of the tags would go on from
+    for start, _end in _long_runs(text, long):
+        lt = start - 1
+        if lt < pos:  # before the text's first "<", or inside the tag cut last
+            continue
+        tag = lt if letter.match(text, start) else _tag_start(text, pos, lt)
+        if tag < 0:
+            pos = start
+            continue
+        m = pattern.match(text, tag)
+        if m.end() > m.end(1):  # attributes past the count
+            out += (text[last:tag], m.group(1))
+            last = m.end()
+        pos = max(m.end(), start)
+    if not out:
+        return text
+    out.append(text[last:])
+    return text[:0].join(out)
 
 
 def _parse(text: str, utf8: bytes | None = None) -> tuple[Any | None, str | None]:
@@ -174,10 +254,10 @@ def _parse(text: str, utf8: bytes | None = None) -> tuple[Any | None, str | None
     text = _XML_DECL.sub("", text, count=1)
     if not text or text.isspace():  # no copy of the page, as strip() would make
         return None, None
-    bounded = bound_attributes(text)
-    if bounded is not text:
-        text, utf8 = bounded, None
     data = utf8 if utf8 is not None else text.encode("utf-8", "surrogatepass")
+    bounded = bound_attributes(data)  # on the bytes, as _parse_as_is cuts them
+    if bounded is not data:
+        data, text = bounded, bounded.decode("utf-8", "surrogatepass")
     parser, markup, flattened = _PARSER, None, 0
     for _ in range(4):
         try:
@@ -212,10 +292,10 @@ def _parse_as_is(data: bytes) -> Any | None:
     if data.startswith(_BOM_PREFIXES) or b"\xcc" in data or b"\xcd" in data:
         return None
     first = data.find(b"<")
-    if first < 0 or data.startswith(b"<?xml", first) or _LONG_TAG_BYTES.search(data):
-        return None  # (a long tag: bound_attributes decides, on the decoded text)
+    if first < 0 or data.startswith(b"<?xml", first):
+        return None
     try:
-        root = lxml.etree.fromstring(data, _PARSER)
+        root = lxml.etree.fromstring(bound_attributes(data), _PARSER)
     except (lxml.etree.XMLSyntaxError, ValueError, UnicodeError):
         return None
     log = _PARSER.error_log  # a copy: read it once
