@@ -101,6 +101,7 @@ class OneCMSSpider(scrapy.Spider):
         self.notes: list[str] = []
         self._profile: Site | None = None
         self._netloc: str | None = None  # the site's host and port (same_site)
+        self.links_found = 0  # article links seen on the site's pages (stats: newsarchive/links_found)
 
     # -- plan and start ------------------------------------------------------------------------------
 
@@ -274,7 +275,7 @@ class OneCMSSpider(scrapy.Spider):
     def consider(self, url: str, when: datetime | None) -> tuple[Request | None, bool]:
         """An article URL found in a listing stream (newest first): (request or None, stop the stream)."""
         plan = self.plan
-        self.crawler.stats.inc_value("newsarchive/links_found")  # the site lists articles: it is a news site
+        self.links_found += 1  # the site lists articles: it is a news site (a stat, set as the run ends)
         self.seen_time(when)
         floor = self.floor()
         if when is not None and floor is not None and when < floor:
@@ -307,8 +308,8 @@ class OneCMSSpider(scrapy.Spider):
 
     def article_request(self, url: str, priority: int = ARTICLE, key: str | None = None) -> Request | None:
         """The request for an article URL, unless this run (any worker of it) already made one."""
-        url = canonical(url)
-        key = key or run_key(url)
+        url, _, found_key = link_keys(url)
+        key = key or found_key
         if not self.frontier.claim(key):  # one fetch per article, whatever URL variant
             return None
         # dont_filter: duplicates are kept out by the frontier; the dupefilter would silently drop
@@ -390,7 +391,7 @@ class OneCMSSpider(scrapy.Spider):
         if not urls:
             return
         self.frontier.lookup([link_keys(u) for u in urls])
-        self.crawler.stats.inc_value("newsarchive/links_found", len(urls))
+        self.links_found += len(urls)
         for url in urls:
             key = run_key(url)
             if self.frontier.requested(key) or self.known(url):
@@ -454,20 +455,19 @@ class OneCMSSpider(scrapy.Spider):
             return  # an empty array is the end
         last_pid, usable = None, 0
         floor = self.floor()
-        self.look_up(response.urljoin(u) for u in (
-            (i.get("LinktoMe2") or i.get("LinkToMe") or i.get("Url") or i.get("FriendlyTitle")) for i in data
-            if isinstance(i, dict)) if isinstance(u, str))
+        entries = []  # (item, its URL when it is an article page of this site), in the answer's order
         for item in data:
             if not isinstance(item, dict):
                 continue
-            url = item.get("LinktoMe2") or item.get("LinkToMe") or item.get("Url") or item.get("FriendlyTitle")
+            link = item.get("LinktoMe2") or item.get("LinkToMe") or item.get("Url") or item.get("FriendlyTitle")
+            url = response.urljoin(link) if isinstance(link, str) else None
+            entries.append((item, url if url and self.same_site(url) and is_article_url(url) else None))
+        self.look_up(url for _, url in entries if url)
+        for item, url in entries:
             pid = item.get("PublisherId") or item.get("Id")
             if isinstance(pid, int | str) and str(pid).isdigit():
                 last_pid = str(pid)
-            if not isinstance(url, str):
-                continue
-            url = response.urljoin(url)
-            if not self.same_site(url) or not is_article_url(url):
+            if url is None:
                 continue
             raw = item.get("Time_ddMMyyyyHHmm") or item.get("TimeX") or ""
             text = dates.parse_visible(raw) if isinstance(raw, str) else None
@@ -573,13 +573,17 @@ class OneCMSSpider(scrapy.Spider):
     def parse_sitemap_day(self, response: Response) -> Iterator[Any]:
         if self.full() or (selector := self.sitemap(response)) is None:
             return
-        self.look_up(response.urljoin(u.strip()) for u in selector.xpath("//url/loc/text()").getall())
-        for node in selector.xpath("//url"):
-            loc = (node.xpath("loc/text()").get() or "").strip()
-            url = response.urljoin(loc)
-            if not loc or not self.same_site(url) or not is_article_url(url):
+        entries = []  # (url, lastmod) of this site's article pages, in the file's order
+        for node in selector.root.iter("url"):  # lxml itself: a Selector per entry cost more than the fetch
+            loc = (node.findtext("loc") or "").strip()
+            if not loc:
                 continue
-            lastmod = self.when(dates.parse_iso(node.xpath("lastmod/text()").get() or ""), response.url)
+            url = response.urljoin(loc)
+            if self.same_site(url) and is_article_url(url):
+                entries.append((url, node.findtext("lastmod") or ""))
+        self.look_up(url for url, _ in entries)
+        for url, lastmod_text in entries:
+            lastmod = self.when(dates.parse_iso(lastmod_text), response.url)
             when = lastmod - timedelta(seconds=1) if lastmod else None  # lastmod = +1 s
             request, stop = self.consider(url, when)
             if request:

@@ -191,6 +191,8 @@ class RunRecorder:
         if self.stats.get_value("newsarchive/category_missing"):
             return "unknown_category"
         plan = getattr(spider, "plan", None)
+        if getattr(spider, "links_found", None):  # counted by the spider (a stat per link is costly)
+            self.stats.set_value("newsarchive/links_found", spider.links_found)
         if not self.stats.get_value("newsarchive/links_found") and not any(c[k] for k in ("new", "revised",
                                                                                          "unchanged", "failed")):
             if plan is None or not (plan.revisits or plan.failures):
