@@ -129,9 +129,12 @@ class ClusterWorker:
         return compat.scheduler(self.crawler).queue
 
     def beat(self) -> None:
-        self.client.hset(self.p + "workers", protocol.WORKER, time.time())
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(self.p + "workers", protocol.WORKER, time.time())
         if self.frontier.seeds:
-            self.client.expire(self.p + "seeding", 30, xx=True)
+            pipe.expire(self.p + "seeding", 30, xx=True)
+        pipe.execute()
+        self.frontier.flush_pages()
         # a busy worker never idles: it looks for dead ones here too (their site places would
         # otherwise block its downloads until they expire)
         self.reclaim_dead()
@@ -144,7 +147,7 @@ class ClusterWorker:
         self.task.start(protocol.HEARTBEAT, now=False)
 
     def response_received(self, response: Any, request: Any, spider: Any) -> None:
-        self.client.incr(self.p + "pages")
+        self.frontier.pages += 1  # added to the run's count with the request's ack (or the heartbeat)
 
     def spider_error(self, failure: Any, response: Any, spider: Any) -> None:
         self.client.rpush(self.p + "errors", f"{getattr(response, 'url', '?')}: {failure.value}"[:500])
@@ -178,6 +181,7 @@ class ClusterWorker:
         return bool(self.client.exists(self.p + "seeding") or len(self.queue()) or self.busy_elsewhere())
 
     def spider_idle(self, spider: Any) -> None:
+        self.frontier.flush_pages()
         if self.reclaim_dead() or self.running():
             compat.wake_soon(self.crawler)  # more to come: look again soon
             raise DontCloseSpider
@@ -185,6 +189,7 @@ class ClusterWorker:
 
     def finish(self) -> None:
         """End the run (once, whichever worker gets here first): tell the writer."""
+        self.frontier.flush_pages()
         if self.client.set(self.p + "done", "1", nx=True):
             errors = [e.decode() for e in self.client.lrange(self.p + "errors", 0, 50)]
             protocol.push(self.client, {
@@ -198,6 +203,7 @@ class ClusterWorker:
         if self.task is not None and self.task.running:
             self.task.stop()
         self.queue().put_back()  # cancelled in flight by a stop: back for the others
+        self.frontier.flush_pages()
         self.client.hdel(self.p + "workers", protocol.WORKER)
         if reason != "shutdown" and not self.running():
             self.finish()  # the last worker out ends the run, however the engine came to close
@@ -210,18 +216,30 @@ class SharedSitePoliteness:
     makes them, keep its delay (DOWNLOAD_DELAY, or robots.txt's Crawl-delay when longer) and its
     concurrency (CONCURRENT_REQUESTS_PER_DOMAIN) across the whole cluster, through Redis: a key
     holding the site's next free time, and a set of tokens held by downloads in progress (each
-    released when its download ends, or expiring if its worker dies)."""
+    released when its download ends, or expiring if its worker dies).
+
+    Redis is asked through its asyncio client: a download waiting for its place does not hold the
+    reactor (one round trip takes a place and, with a delay, the site's next time; a release is
+    sent without waiting for the answer). A place this worker still holds when its request never
+    reached the network (a stop, an error while waiting) is given back at once, not at its expiry."""
 
     TOKEN = "newsarchive_site_token"
+    FULL_POLL = (0.005, 0.05)  # seconds between looks at a full site: first, then at most
 
     def __init__(self, crawler: Any) -> None:
+        import redis.asyncio
+
         self.crawler = crawler
         self.client = _client(crawler)
+        self.aclient = redis.asyncio.Redis.from_url(crawler.settings.get("NEWSARCHIVE_REDIS"),
+                                                    socket_connect_timeout=5, socket_timeout=30)
         self.delay = crawler.settings.getfloat("NEWSARCHIVE_SITE_DELAY")
         self.limit = crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
         self.ttl = crawler.settings.getfloat("DOWNLOAD_TIMEOUT") + 30
-        self._next = self.client.register_script(protocol.script("next_slot"))
-        self._take = self.client.register_script(protocol.script("take_token"))
+        self._next = self.aclient.register_script(protocol.script("next_slot"))
+        self._take = self.aclient.register_script(protocol.script("take_token"))
+        self.held: dict[str, str] = {}  # token -> slot: places taken and not yet known released
+        self._releasing: set[Any] = set()  # release tasks in flight (kept from the garbage collector)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SharedSitePoliteness:
@@ -229,7 +247,12 @@ class SharedSitePoliteness:
             raise NotConfigured
         mw = cls(crawler)
         crawler.signals.connect(mw.release, signal=signals.request_left_downloader)
+        crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
+
+    @staticmethod
+    def busy_key(slot: str) -> str:
+        return f"{protocol.PREFIX}:busy:{slot}"
 
     async def process_request(self, request: Any, spider: Any = None) -> None:
         import asyncio
@@ -238,21 +261,48 @@ class SharedSitePoliteness:
 
         slot, _ = compat.download_slot(self.crawler, request)
         token = f"{protocol.WORKER}|{uuid.uuid4().hex}"  # whose: a dead worker's places are freed
-        while not self._take(keys=[f"{protocol.PREFIX}:busy:{slot}"], args=[self.limit, self.ttl, token]):
-            await asyncio.sleep(0.05)
-        request.meta[self.TOKEN] = (slot, token)
         delay = max(self.delay, min_delays(self.crawler).get(slot, 0.0))
-        if delay > 0:
-            key = f"{protocol.PREFIX}:delay:{slot}"
-            while (wait := float(self._next(keys=[key], args=[delay]))) > 0:
+        busy, pause = self.busy_key(slot), self.FULL_POLL[0]
+        self.held[token] = slot  # (before the ask: a stop while it is on its way frees it too)
+        try:
+            while (wait := float(await self._take(keys=[busy, f"{protocol.PREFIX}:delay:{slot}"],
+                                                  args=[self.limit, self.ttl, token, delay]))) < 0:
+                await asyncio.sleep(pause)  # the site's places are all held: look again soon
+                pause = min(pause * 2, self.FULL_POLL[1])
+            while wait > 0:
                 await asyncio.sleep(min(wait, delay))
+                wait = float(await self._next(keys=[f"{protocol.PREFIX}:delay:{slot}"], args=[delay]))
+        except BaseException:  # an error or a cancellation before the download: the place is given back
+            self.held.pop(token, None)
+            self.client.zrem(busy, token)
+            raise
+        request.meta[self.TOKEN] = (slot, token)
         return None
 
     def release(self, request: Any, spider: Any = None) -> None:
+        import asyncio
+
         held = request.meta.pop(self.TOKEN, None)
-        if held:
-            slot, token = held
-            self.client.zrem(f"{protocol.PREFIX}:busy:{slot}", token)
+        if not held:
+            return
+        slot, token = held
+        task = asyncio.ensure_future(self.aclient.zrem(self.busy_key(slot), token))
+        self._releasing.add(task)
+        task.add_done_callback(lambda t: self._released(t, token))
+
+    def _released(self, task: Any, token: str) -> None:
+        self._releasing.discard(task)
+        if not task.cancelled() and task.exception() is None:
+            self.held.pop(token, None)  # (a failed release is retried at close, or expires)
+
+    def spider_closed(self, spider: Any = None, reason: str = "") -> None:
+        """Every place this worker still holds goes back: requests queued in the downloader that a
+        stop left unsent, releases still on their way."""
+        pipe = self.client.pipeline(transaction=False)
+        for token, slot in self.held.items():
+            pipe.zrem(self.busy_key(slot), token)
+        pipe.execute()
+        self.held.clear()
 
 
 # -- items go to Redis ---------------------------------------------------------------------------------
@@ -318,15 +368,20 @@ class PushPipeline:
                "page": protocol.encode_page(page)}
         if self.media:
             out["refs"] = [[r.url, r.role] for r in refs]
-        protocol.push(self.client, out)
+        pipe = self.client.pipeline(transaction=False)  # the push and the media look-up: one round trip
+        protocol.push(pipe, out)
+        if refs:
+            pipe.smismember(MEDIA_SETTLED, [r.url for r in refs])
+        answers = pipe.execute()
         stats.inc_value("newsarchive/pushed")
         if refs:
-            self.want_media(refs, frontier.plan.key)
+            self.want_media(refs, frontier.plan.key, answers[1])
         return record
 
-    def want_media(self, refs: list[Any], key: str) -> None:
+    def want_media(self, refs: list[Any], key: str, settled: list[Any]) -> None:
+        """Media requests for the references the writer holds nothing of (``settled``: the
+        answers of SMISMEMBER on the writer's set)."""
         stats = self.crawler.stats
-        settled = self.client.smismember(MEDIA_SETTLED, [r.url for r in refs])
         spider = self.crawler.spider
         stats.inc_value("newsarchive/media_refs", len(refs))
         for ref, done in zip(refs, settled, strict=True):

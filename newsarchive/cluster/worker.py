@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,6 +53,7 @@ class RedisFrontier:
         self._newest_read = 0.0
         self._pending: list[str] = []  # claims made on the look-up's answers, confirmed by settle()
         self._scheduled: int | None = None  # articles requested by the run, as of the last look-up
+        self.pages = 0  # pages received and not yet added to the run's count (sent with the next ack)
 
     @classmethod
     def open(cls, settings: Any, site_arg: str, since: str | None = None, recheck: bool = False) -> RedisFrontier:
@@ -157,9 +159,26 @@ class RedisFrontier:
         return self._scheduled + len(self._pending)
 
     def done(self, request: Any) -> None:
+        """A request's claim is over; the pages counted since the last ack go in the same round trip
+        (before the claim: a worker that sees no claim left sees their count)."""
         claim = request.meta.pop(protocol.CLAIM, None)
-        if claim:
-            self.client.hdel(self.p + "claims:" + protocol.WORKER, claim)
+        if claim or self.pages:
+            pipe = self.client.pipeline(transaction=False)
+            self._count_pages(pipe)
+            if claim:
+                pipe.hdel(self.p + "claims:" + protocol.WORKER, claim)
+            pipe.execute()
+
+    def _count_pages(self, pipe: Any) -> None:
+        if self.pages:
+            pipe.incrby(self.p + "pages", self.pages)
+            self.pages = 0
+
+    def flush_pages(self) -> None:
+        if self.pages:
+            pipe = self.client.pipeline(transaction=False)
+            self._count_pages(pipe)
+            pipe.execute()
 
     def seeded(self) -> None:
         if self.seeds:
@@ -224,26 +243,60 @@ def _plan_from(data: dict[str, Any]) -> CrawlPlan:
 # -- scheduler: scrapy-redis's, with claims ------------------------------------------------------------
 
 class ClaimingQueue(PriorityQueue):
-    """scrapy-redis's priority queue; a pop also records the request in the worker's claims."""
+    """scrapy-redis's priority queue; a pop also records the request in the worker's claims. Pops
+    take up to ``POP_BATCH`` requests in one round trip (all claimed at once: a dead worker's, or a
+    stopping one's, go back with its claims)."""
+
+    POP_BATCH = 4  # requests claimed per round trip: few, so that workers share the tail of a run
 
     def __init__(self, server: Any, spider: Any, key: str, serializer: Any = None) -> None:
         super().__init__(server, spider, key, serializer)
         self.claims = key.rsplit(":", 1)[0] + ":claims:" + protocol.WORKER
         self._pop = server.register_script(script("pop_claim"))
         self._put_back = server.register_script(script("put_back"))
+        self._popped: deque[tuple[str, bytes]] = deque()  # claimed here, not yet handed to the engine
+
+    def __len__(self) -> int:
+        return int(self.server.zcard(self.key)) + len(self._popped)
 
     def pop(self, timeout: int = 0) -> Any:
-        claim = uuid.uuid4().hex
-        data = self._pop(keys=[self.key, self.claims], args=[claim])
-        if data is None:
+        if not self._popped:
+            got = self._pop(keys=[self.key, self.claims], args=[uuid.uuid4().hex, self.POP_BATCH])
+            self._popped.extend(zip((c.decode() for c in got[::2]), got[1::2], strict=True))
+        if not self._popped:
             return None
+        claim, data = self._popped.popleft()
         request = self._decode_request(data)
         request.meta[protocol.CLAIM] = claim
         return request
 
     def put_back(self, claims_key: str | None = None) -> int:
         """Requests claimed (by this worker, or by a dead one) back into the queue."""
+        if claims_key is None:
+            self._popped.clear()  # their claims go back with the others
         return int(self._put_back(keys=[claims_key or self.claims, self.key]))
+
+    def _encode_request(self, request: Any) -> str:
+        # Scrapy's Request.to_dict finds a callback's name by listing every member of the spider
+        # (inspect.getmembers: a twentieth of a worker's time); a spider method's own name is
+        # checked here instead, and Scrapy's search (with its error) is left the other cases.
+        saved = request.callback, request.errback
+        names = [_method_name(self.spider, f) if callable(f) else f for f in saved]
+        if any(callable(f) and n is None for f, n in zip(saved, names, strict=True)):
+            return super()._encode_request(request)
+        try:
+            request.callback, request.errback = names
+            return super()._encode_request(request)
+        finally:
+            request.callback, request.errback = saved
+
+
+def _method_name(spider: Any, func: Any) -> str | None:
+    """The name under which ``func`` is a method of ``spider``, if it is one."""
+    name = getattr(func, "__name__", None)
+    own = getattr(spider, name, None) if isinstance(name, str) else None
+    inner = getattr(func, "__func__", None)
+    return name if inner is not None and getattr(own, "__func__", None) is inner else None
 
 
 class ClusterScheduler(Scheduler):
@@ -256,14 +309,19 @@ class ClusterScheduler(Scheduler):
         self.serializer = protocol.RequestSerializer
         self.df = RFPDupeFilter(self.server, key=p + "seen")
         self.persist = True  # the frontier outlives any one worker
+        self._enqueue = self.server.register_script(script("enqueue"))
         super().open(spider)
 
     def enqueue_request(self, request: Any) -> bool:
-        # a retry or a redirect replaces a claimed request: once its successor is queued (or
-        # filtered out), the claim is done
-        holder = request.meta.pop(protocol.CLAIM, None)
-        try:
-            return super().enqueue_request(request)
-        finally:
-            if holder:
-                self.server.hdel(self.queue.claims, holder)
+        """scrapy-redis's (seen? then queued), in one round trip; a retry or a redirect replaces a
+        claimed request: once its successor is queued (or filtered out), the claim is done."""
+        holder = request.meta.pop(protocol.CLAIM, None) or ""
+        fingerprint = "" if request.dont_filter else self.df.request_fingerprint(request)
+        added = self._enqueue(keys=[self.df.key, self.queue.key, self.queue.claims],
+                              args=[fingerprint, self.queue._encode_request(request), -request.priority, holder])
+        if not added:
+            self.df.log(request, self.spider)
+            return False
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis", spider=self.spider)
+        return True
