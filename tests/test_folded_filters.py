@@ -336,7 +336,7 @@ def _as_before_015(a: Archive) -> None:
             r = a.record(article)
             a.conn.execute("INSERT INTO search_folded(rowid, title, sapo, body, captions, filters) VALUES (?, ?, ?, ?, ?, ?)",
                            (key, *[fts._pre_fold(c) for c in fts._columns(r)], fts.filter_text(r["authors"], r["tags"])))
-        for trigger in ("insert", "delete", "update"):
+        for trigger in ("delete", "update"):
             a.conn.execute(f"DROP TRIGGER site_articles_{trigger}")
         a.conn.execute("DROP TABLE site_articles")
         a.conn.execute("DELETE FROM _migrations WHERE name = ?", (fts.SITE_WORDS_MIGRATION,))

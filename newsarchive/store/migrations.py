@@ -436,7 +436,10 @@ def _m015_search_filter_sites(conn: sqlite3.Connection) -> None:
     and a section is an intersection of the three lists FTS5 reads together, within the date
     range's keys, instead of a walk of the word's matches checked row by row (0.4 s at 1M
     articles). Rebuilt as 014 rebuilt it, a batch of ids at a time. ``site_articles`` holds each
-    site's article count, kept by triggers, for the sites page (a count walked 1M index entries)."""
+    site's article count for the sites page (a count walked 1M index entries): the store adds each
+    new article (``Archive._insert_article``; an INSERT trigger would make every insert of an
+    article keep a statement journal of the pages it touches, ~40% of the ingest's time), triggers
+    take deletions and changes of site into account."""
     import json
 
     from .search import _columns, _pre_fold, filter_text
@@ -476,10 +479,6 @@ def _m015_search_filter_sites(conn: sqlite3.Connection) -> None:
             articles INTEGER NOT NULL
         ) WITHOUT ROWID;
         INSERT INTO site_articles SELECT site, count(*) FROM articles GROUP BY site;
-        CREATE TRIGGER IF NOT EXISTS site_articles_insert AFTER INSERT ON articles BEGIN
-            INSERT INTO site_articles(site, articles) VALUES (NEW.site, 1)
-                ON CONFLICT(site) DO UPDATE SET articles = articles + 1;
-        END;
         CREATE TRIGGER IF NOT EXISTS site_articles_delete AFTER DELETE ON articles BEGIN
             UPDATE site_articles SET articles = articles - 1 WHERE site = OLD.site;
         END;
