@@ -415,3 +415,15 @@ def test_a_saved_search_finds_new_articles_as_the_search_does(tmp_path: Path, mo
             assert sorted(x["id"] for x in notice.articles) == expected[:s.max_listed]
             assert len(notice.articles) + notice.more == len(expected)
             assert search_matches(a.conn, s) is None  # each once
+
+
+def test_a_blank_filter_name_is_left_to_the_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name of spaces has no word in the index (nothing to fold): such a filter is checked on the
+    rows alone, with what the rows give (a section "  " is a section row, keyed "")."""
+    with Archive(tmp_path / "b.db") as a:
+        a.save(rec(url="https://a.vn/1.html", site="a.vn", article_id="1", title="Tin một", section="  ", breadcrumb=[]))
+        a.save(rec(url="https://a.vn/2.html", site="a.vn", article_id="2", title="Tin hai", section="Y tế"))
+        by_index = [fts.results(a.conn, "tin", filters=fts.Filters(section=s)).ids for s in ("  ", " ")]
+        monkeypatch.setattr(fts, "indexed_filters", lambda _c: frozenset())
+        assert [fts.results(a.conn, "tin", filters=fts.Filters(section=s)).ids for s in ("  ", " ")] == by_index
+        assert by_index[0] == [1]

@@ -605,7 +605,7 @@ def _index_words(filters: Filters, held: frozenset[str]) -> tuple[str, frozenset
     for name, mark, value in (("author", AUTHOR_MARK, filters.author), ("tag", TAG_MARK, filters.tag),
                               ("site", SITE_MARK, host), ("section", SECTION_MARK, filters.section),
                               ("kind", KIND_MARK, filters.kind)):
-        if value and name in held:
+        if value and value.strip() and name in held:  # (a blank name has no word: its rows tell)
             words.append(f" AND {filter_phrase(mark, value)}")
             if not (name == "site" and port is not None):
                 covered.add(name)
