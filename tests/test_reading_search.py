@@ -367,7 +367,7 @@ def test_plain_datasette_gives_the_reading_room(built: Path) -> None:
 
 
 @pytest.mark.parametrize("query", ["tin", "tin ngắn", '"ban tin"', "tin*", "dien NOT vang", "ngan OR ban", "dien bien",
-                                   "(tin OR khach) AND ngan"])
+                                   "(tin OR khach) AND ngan", "doi OR tin", "Đồi A1"])
 def test_tiers_from_the_text_are_the_index_tiers(built: Path, query: str) -> None:
     """A filtered window is ranked from its own folded titles, sapos and captions: the same tiers as
     the index's column filters give."""
@@ -378,6 +378,12 @@ def test_tiers_from_the_text_are_the_index_tiers(built: Path, query: str) -> Non
                                           " ORDER BY rowid DESC", (q.folded,))]
         assert window
         assert fts._tiers_by_text(c, q, window) == fts._tiers_by_index(c, q, window)
+        # the captions tier from the captions' rows is the index's column filter on captions
+        everything = fts._tiers_by_index(c, q, window, columns=("captions", "sapo", "title"))
+        assert everything == fts._tiers_by_index(c, q, window)
+        assert fts._caption_tiers(c, q, window) == fts._tiers_by_index(c, q, window, columns=("captions",))
+        if "doi" in fts.fold(query):  # (not two empty sets: the first article's caption "Đồi A1")
+            assert fts._caption_tiers(c, q, window)
 
 
 def test_the_sites_overview_follows_the_archive(tmp_path: Path) -> None:
