@@ -60,11 +60,12 @@ class Walker:
         self._cur: list[str] = []
 
     def flush(self) -> None:
-        if self._cur:
-            text = clean("".join(self._cur))
+        cur = self._cur
+        if cur:
+            text = clean("".join(cur))
             if text:
                 self.blocks.append(text)
-            self._cur = []
+            cur.clear()  # the same list: walk holds it
 
     def add_image(self, img: Any, caption: str | None) -> None:
         src = image_src(img, self.base)
@@ -87,19 +88,23 @@ class Walker:
             self.add_image(img, caption)
 
     def walk(self, el: Any, depth: int = 0) -> None:
+        # el.text and el.tail are read once each: lxml makes a new string at every read
         tag = el.tag
+        cur = self._cur
         if not isinstance(tag, str):  # comment or processing instruction
-            if el.tail:
-                self._cur.append(el.tail)
+            tail = el.tail
+            if tail:
+                cur.append(tail)
             return
         if tag in SKIP_TAGS or self.skip(el):
             if tag in ("video", "audio"):
                 self.flush()
-            if el.tail:
-                self._cur.append(el.tail)
+            tail = el.tail
+            if tail:
+                cur.append(tail)
             return
         if tag == "br":
-            self._cur.append(" ")
+            cur.append(" ")
         elif tag == "img":
             self.add_image(img=el, caption=None)
         elif tag == "figure" or (tag == "table" and next(el.iter("img"), None) is not None):
@@ -115,27 +120,30 @@ class Walker:
                 self.flush()
                 self._captioned(el, caption_els)
                 self.flush()
-                if el.tail:
-                    self._cur.append(el.tail)
+                tail = el.tail
+                if tail:
+                    cur.append(tail)
                 return
         if depth > MAX_DEPTH:  # hostile nesting: keep the text, stop descending
             self.flush()
-            self._cur.append("".join(el.itertext()))
+            cur.append("".join(el.itertext()))
             self.flush()
             return
         block = tag in BLOCK
         if block:
             self.flush()
-        if el.text:
-            self._cur.append(el.text)
+        text = el.text
+        if text:
+            cur.append(text)
         for child in el:
             self.walk(child, depth + 1)
-        if tag in ("td", "th"):
-            self._cur.append(" ")
+        if tag == "td" or tag == "th":
+            cur.append(" ")
         if block:
             self.flush()
-        if el.tail:
-            self._cur.append(el.tail)
+        tail = el.tail
+        if tail:
+            cur.append(tail)
 
     def run(self, container: Any) -> Walker:
         if container.text:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ..text import clean
@@ -19,6 +20,18 @@ _SPLIT = re.compile(r"\s*[,;]\s*|\s+[-–—]\s+|\s*\|\s*")
 def first_text(*values: str | None) -> str | None:
     """The first source that gives a non-empty cleaned text."""
     for v in values:
+        if v:
+            c = clean(v)
+            if c:
+                return c
+    return None
+
+
+def first_of(*sources: Callable[[], str | None]) -> str | None:
+    """``first_text`` of sources read only as far as needed: each is a function, called in turn
+    (a later source may cost a parse of the page's scripts that the first makes needless)."""
+    for source in sources:
+        v = source()
         if v:
             c = clean(v)
             if c:

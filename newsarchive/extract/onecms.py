@@ -35,10 +35,12 @@ from functools import cached_property
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import lxml.etree
+
 from .. import dates
 from ..text import clean, clean_or_none
 from .blocks import Walker, image_src
-from .common import first_text, ld_authors, ld_str, split_authors, split_dateline
+from .common import first_of, first_text, ld_authors, ld_str, split_authors, split_dateline
 from .page import Page, has_class, inside
 
 NAME = "onecms"
@@ -59,6 +61,7 @@ _JUNK_LINE = re.compile(
     re.I,
 )
 _HOME = {"trang chủ", "home", "trang chu"}
+_GET = lxml.etree._Element.get
 _PHOTO_SECTIONS = ("/su-kien-qua-anh", "/phong-su-anh", "/infographic", "/anh", "/photo")
 _WC = re.compile(r"WebControl\.(item_published_time|item_title|item_tags|item_id|PublishedTime)\s*=\s*(['\"])(.*?)\2")
 _WC_CHANNEL = re.compile(r"channel_name\s*:\s*(['\"])(.*?)\1")
@@ -309,13 +312,18 @@ class OneCMSParser:
     @cached_property
     def _section(self) -> str | None:
         crumbs = self.breadcrumb_items
-        cate = self.pick(self.category_classes)
-        return first_text(
-            crumbs[-1] if crumbs else None,
-            self.page.meta.get("article:section"),
-            ld_str(self.ld.get("articleSection")),
-            self.page.text_of(cate) if cate is not None else None,
-            self.wc.get("channel_name"),
+        meta = self.page.meta
+
+        def category() -> str | None:
+            cate = self.pick(self.category_classes)
+            return self.page.text_of(cate) if cate is not None else None
+
+        return first_of(
+            lambda: crumbs[-1] if crumbs else None,
+            lambda: meta.get("article:section"),
+            lambda: ld_str(self.ld.get("articleSection")),
+            category,
+            lambda: self.wc.get("channel_name"),
         )
 
     def body_excluded(self) -> set[Any]:
@@ -346,7 +354,7 @@ class OneCMSParser:
             skipped.update(by_class.get(cls, ()))
 
         def skip(el: Any) -> bool:
-            return el in skipped or el.get("id", "").startswith("zone-")
+            return el in skipped or (_GET(el, b"id") or "").startswith("zone-")  # (bytes: no encoding)
 
         blocks: list[str] = []
         if self.entry is not None:
@@ -385,12 +393,12 @@ class OneCMSParser:
     @cached_property
     def _title(self) -> str | None:
         el = self.title_el
-        return first_text(
-            self.page.text_of(el) if el is not None else None,
-            ld_str(self.ld.get("headline")),
-            self.page.meta.get("og:title"),
-            self.page.title_tag(),
-            self.wc.get("item_title"),
+        return first_of(  # read as far as needed: the page's scripts (WebControl) are seldom
+            lambda: self.page.text_of(el) if el is not None else None,
+            lambda: ld_str(self.ld.get("headline")),
+            lambda: self.page.meta.get("og:title"),
+            self.page.title_tag,
+            lambda: self.wc.get("item_title"),
         )
 
     def sapo(self) -> str | None:
@@ -410,7 +418,6 @@ class OneCMSParser:
         """JSON-LD first (it has the seconds), then the visible header, the US meta, the older
         header, the family's own, the fake-``Z`` WebControl time, gtag (anatomy §3.2, §11)."""
         meta = self.page.meta
-        wc = self.wc
         return (
             dates.parse_iso(ld_str(self.ld.get("datePublished")) or "")
             or self._visible_time(self.header_time_classes)
@@ -418,7 +425,7 @@ class OneCMSParser:
             or dates.parse_iso(meta.get("article:published_time") or "")
             or self._visible_time(self.older_time_classes)
             or self._family_time()
-            or dates.parse_iso(wc.get("item_published_time") or wc.get("PublishedTime") or "", fake_z=True)
+            or dates.parse_iso(self.wc.get("item_published_time") or self.wc.get("PublishedTime") or "", fake_z=True)
             or self._gtag_time()
         )
 

@@ -408,7 +408,7 @@ class ClassIndex:
     more: smart strings make a string and an element object per attribute.)"""
 
     def __init__(self, root: Any) -> None:
-        els = list(root.iter("*"))
+        els = list(root.iter())  # (the parser keeps no comments or PIs: elements only)
         values = list(map(_GET, els, repeat(_CLASS)))
         self._els = list(compress(els, values))  # the elements that have a class, in document order
         values = list(filter(None, values))  # their class attributes, in the same order
