@@ -46,7 +46,11 @@ print(json.dumps({"outcome": outcome, "new": stats.get("newsarchive/new", 0),
                   "media": {k[len("newsarchive/media_"):]: v for k, v in stats.items() if k.startswith("newsarchive/media_")},
                   "elapsed": stats.get("elapsed_time_seconds"),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "writer_peak_rss_mb": stats.get("newsarchive/writer_peak_rss_mb", 0)}))
+                  "writer_peak_rss_mb": stats.get("newsarchive/writer_peak_rss_mb", 0),
+                  "writer_wait_s": stats.get("newsarchive/writer_wait_s", 0),
+                  "cpu_s": resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
+                  "writer_cpu_s": resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+                                  + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime}))
 """
 
 BARE = """
@@ -68,7 +72,8 @@ process.crawl(crawler)
 process.start()
 stats = crawler.stats.get_stats()
 print(json.dumps({"pages": stats.get("response_received_count", 0), "elapsed": stats.get("elapsed_time_seconds"),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "cpu_s": resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime}))
 """
 
 
@@ -195,6 +200,12 @@ def main() -> None:
         print(f"bare Scrapy fetch : {bare['pages']} pages in {bare['elapsed']:.1f} s = {bare_rate:7.1f} pages/s"
               "   (the same article URLs, same settings, no parsing, nothing stored)")
         print(f"ratio crawl / bare fetch: {ratio:5.2f}   (target >= 0.60; best of {len(passes)} alternated passes each)")
+        n_art = max(1, result["new"])
+        print(f"where the time goes: crawl process {1000 * result['cpu_s'] / n_art:.2f} ms CPU per article"
+              f" ({result['pages'] / n_art:.2f} pages per article: listings, load-more pages, sitemaps);"
+              f" writer process {1000 * result['writer_cpu_s'] / n_art:.2f} ms CPU per article; fetching paused"
+              f" {result['writer_wait_s']:.1f} s of {result['elapsed']:.1f} s waiting for the writer; bare fetch"
+              f" {1000 * bare['cpu_s'] / max(1, bare['pages']):.2f} ms CPU per page (process start included)")
         if result["outcome"] != "success" or result["new"] != args.articles:
             print(f"INVALID: the crawl archived {result['new']} of {args.articles} articles (outcome"
                   f" {result['outcome']})", file=sys.stderr)

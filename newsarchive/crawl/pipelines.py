@@ -19,6 +19,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from typing import Any
 
 from scrapy import signals
@@ -233,6 +234,7 @@ class ArchivePipeline:
         self.backlog = 0
         self.backlog_max = max(2, crawler.settings.getint("NEWSARCHIVE_WRITER_BACKLOG", 32))
         self.paused = False
+        self.paused_at = 0.0
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ArchivePipeline:
@@ -324,9 +326,13 @@ class ArchivePipeline:
             return
         if not self.paused and self.backlog >= self.backlog_max:
             self.paused = True
+            self.paused_at = time.monotonic()
             engine.pause()
         elif self.paused and self.backlog <= self.backlog_max // 2:
             self.paused = False
+            # how long the fetching waited for the writer (the stats dump: where a crawl's time goes)
+            self.stats.inc_value("newsarchive/writer_waits")
+            self.stats.inc_value("newsarchive/writer_wait_s", round(time.monotonic() - self.paused_at, 3))
             engine.unpause()
             slot = engine_slot(self.crawler)
             if slot is not None:  # at once, not at the engine's next heartbeat (5 s)
