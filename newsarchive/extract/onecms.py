@@ -717,18 +717,23 @@ class Syndicated:
     def _source_lines(self, box: Any) -> list[str]:
         """The box's text, one string per text run, the widget's subtrees left out."""
         out: list[str] = []
-
-        def walk(el: Any) -> None:
+        # A loop over a stack of elements to open and tails to add after them, not a nested
+        # function calling itself: that closure held itself, the parser, the page and its whole
+        # tree in a cycle that only the garbage collector's next pass freed.
+        todo: list[Any] = [box]
+        while todo:
+            el = todo.pop()
+            if isinstance(el, str):  # a tail, once its element is read
+                out.append(el)
+                continue
             if not isinstance(el.tag, str) or self._widget(el):
-                return
+                continue
             if el.text:
                 out.append(el.text)
-            for child in el:
-                walk(child)
+            for child in reversed(el):
                 if child.tail:
-                    out.append(child.tail)
-
-        walk(box)
+                    todo.append(child.tail)
+                todo.append(child)
         return [t for t in (clean(_WIDGET_TEXT.sub(" ", s)) for s in out) if t]
 
     def source(self) -> str | None:
