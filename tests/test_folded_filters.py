@@ -387,16 +387,18 @@ def test_site_counts_follow_inserts_deletes_and_moves(tmp_path: Path) -> None:
         assert counts()[0] == counts()[1] == {"a.vn": 1, "b.vn": 2, "c.vn": 1, "127.0.0.1": 6}
 
 
-@pytest.mark.parametrize("probed", [fts.PROBED, 3])
+@pytest.mark.parametrize(("probed", "dense"), [(fts.PROBED, fts.DENSE), (3, fts.DENSE), (fts.PROBED, 0), (7, 0)])
 def test_a_saved_search_finds_new_articles_as_the_search_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               probed: int) -> None:
+                                                               probed: int, dense: int) -> None:
     """A saved search's new matches are the search's own results among the new articles (the same
-    filters: a port, a parent section, the folded author), each notified once; ``probed``: a batch
-    of new articles looked up each (the default) or walked as a key range (more than PROBED)."""
+    filters: a port, a parent section, the folded author), each notified once; in batches of
+    ``probed`` new articles, their key range walked (``dense`` > 0: the articles' dates are close)
+    or each key looked up (``dense`` 0)."""
     from newsarchive.config import SavedSearch
     from newsarchive.health import search_matches
 
     monkeypatch.setattr(fts, "PROBED", probed)
+    monkeypatch.setattr(fts, "DENSE", dense)
     with Archive(tmp_path / "s.db") as a:
         a.save(_mixed(0))
         saved = [SavedSearch("port", "tin OR mua", site="127.0.0.1:8002", section="xa hoi"),
