@@ -62,7 +62,7 @@ HREF = re.compile(r"""<a\s[^>]*?(?<=\s)href\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)'|([^
 SITEMAP_MAXSIZE = 50 * 1024 * 1024  # the sitemap protocol's limit, also for a gzip file once inflated
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)  # a page links recent articles: a long run need not keep them all
 def link_keys(url: str) -> tuple[str, str | None, str]:
     """A link's canonical URL, CMS id and run key (article pages link the same boxes again and again)."""
     return canonical(url), article_id(url), run_key(url)
