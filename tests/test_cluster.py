@@ -467,3 +467,95 @@ def test_a_workers_listing_costs_a_round_trip_per_page_not_per_link() -> None:
         assert client.round_trips <= 3, client.round_trips
         assert spider.frontier.settle() == set() and client.round_trips <= 4, client.round_trips
         assert len(client.sets.get("newsarchive:site:x:articles", ())) == len(requests)
+
+
+def politeness(redis_url: str, delay: float, limit: int) -> tuple[object, object]:
+    """A cluster worker's SharedSitePoliteness on a crawler of its own (settings, signals, a
+    downloader that puts every request in one slot), and a Redis client to look at its places."""
+    from types import SimpleNamespace
+
+    from scrapy.settings import Settings
+    from scrapy.signalmanager import SignalManager
+
+    from newsarchive.cluster.components import SharedSitePoliteness
+
+    settings = Settings({"NEWSARCHIVE_REDIS": redis_url, "NEWSARCHIVE_SITE_DELAY": delay,
+                         "CONCURRENT_REQUESTS_PER_DOMAIN": limit, "DOWNLOAD_TIMEOUT": 180})
+    downloader = SimpleNamespace(get_slot_key=lambda request: "127.0.0.1", slots={})
+    crawler = SimpleNamespace(settings=settings, signals=SignalManager(), engine=SimpleNamespace(downloader=downloader))
+    return SharedSitePoliteness.from_crawler(crawler), redis.Redis.from_url(redis_url)
+
+
+def test_a_workers_site_places_never_outlive_its_requests(redis_url: str) -> None:
+    """A place taken for a download is given back when the download ends, when the request is
+    cancelled while it waits for the site's delay, and when the worker closes with requests that
+    never reached the network (a stop drains the download slots: no request_left_downloader);
+    before, the last two held the site "full" for every worker until DOWNLOAD_TIMEOUT + 30 s."""
+    import asyncio
+
+    from scrapy import Request, signals
+
+    mw, client = politeness(redis_url, delay=30.0, limit=4)
+    busy = "newsarchive:busy:127.0.0.1"
+
+    async def scenario() -> list[int]:
+        seen = []
+        first, second, third = (Request(f"http://127.0.0.1/{i}.html") for i in range(3))
+        await mw.process_request(first)  # the site's time is free: at once
+        waiting = asyncio.ensure_future(mw.process_request(second))  # the site's next time is 30 s away
+        await asyncio.sleep(0.3)
+        seen.append(client.zcard(busy))  # 2: both hold a place
+        waiting.cancel()  # the run stops while it waits
+        await asyncio.gather(waiting, return_exceptions=True)
+        seen.append(client.zcard(busy))  # 1
+        client.delete("newsarchive:delay:127.0.0.1")
+        await mw.process_request(third)
+        mw.crawler.signals.send_catch_log(signals.request_left_downloader, request=third, spider=None)
+        for _ in range(50):  # the release is sent without waiting for its answer
+            await asyncio.sleep(0.02)
+            if client.zcard(busy) == 1:
+                break
+        seen.append(client.zcard(busy))  # 1: the first's download never ended (drained by a stop)
+        mw.crawler.signals.send_catch_log(signals.spider_closed, spider=None, reason="shutdown")
+        seen.append(client.zcard(busy))  # 0
+        await asyncio.sleep(0.1)  # (its Redis connections close)
+        return seen
+
+    try:
+        assert asyncio.run(scenario()) == [2, 1, 1, 0]
+    finally:
+        client.close()
+
+
+def test_a_full_site_waits_for_a_place_across_workers(redis_url: str) -> None:
+    """The concurrency limit counts every worker's places: a request waits while the site is full
+    and goes as soon as another worker's download ends."""
+    import asyncio
+
+    from scrapy import Request, signals
+
+    one, client = politeness(redis_url, delay=0.0, limit=1)
+    other, _ = politeness(redis_url, delay=0.0, limit=1)
+    busy = "newsarchive:busy:127.0.0.1"
+
+    async def scenario() -> tuple[bool, float]:
+        first, second = Request("http://127.0.0.1/1.html"), Request("http://127.0.0.1/2.html")
+        await one.process_request(first)
+        waiting = asyncio.ensure_future(other.process_request(second))
+        await asyncio.sleep(0.3)
+        blocked = not waiting.done() and client.zcard(busy) == 1
+        started = time.monotonic()
+        one.crawler.signals.send_catch_log(signals.request_left_downloader, request=first, spider=None)
+        await asyncio.wait_for(waiting, 5)
+        after = time.monotonic() - started
+        for mw in (one, other):
+            mw.crawler.signals.send_catch_log(signals.spider_closed, spider=None, reason="finished")
+        await asyncio.sleep(0.1)
+        return blocked, after
+
+    try:
+        blocked, after = asyncio.run(scenario())
+        assert blocked and after < 2, after  # (a place frees in one poll, not at its expiry)
+        assert client.zcard(busy) == 0  # the second's place, given back at close
+    finally:
+        client.close()

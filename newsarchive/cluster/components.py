@@ -218,10 +218,11 @@ class SharedSitePoliteness:
     holding the site's next free time, and a set of tokens held by downloads in progress (each
     released when its download ends, or expiring if its worker dies).
 
-    Redis is asked through its asyncio client: a download waiting for its place does not hold the
-    reactor (one round trip takes a place and, with a delay, the site's next time; a release is
-    sent without waiting for the answer). A place this worker still holds when its request never
-    reached the network (a stop, an error while waiting) is given back at once, not at its expiry."""
+    One round trip takes a place and, with a delay, the site's next time. Without a delay (only
+    places to count) it goes through Redis' asyncio client, so a download waiting for its place does
+    not hold the reactor; a release is sent without waiting for the answer. A place this worker
+    still holds when its request never reached the network (a stop, an error while waiting) is given
+    back at once, not at its expiry."""
 
     TOKEN = "newsarchive_site_token"
     FULL_POLL = (0.005, 0.05)  # seconds between looks at a full site: first, then at most
@@ -236,8 +237,12 @@ class SharedSitePoliteness:
         self.delay = crawler.settings.getfloat("NEWSARCHIVE_SITE_DELAY")
         self.limit = crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
         self.ttl = crawler.settings.getfloat("DOWNLOAD_TIMEOUT") + 30
-        self._next = self.aclient.register_script(protocol.script("next_slot"))
         self._take = self.aclient.register_script(protocol.script("take_token"))
+        # with a delay, the site's time is taken by a blocking call, so that the request leaves at
+        # once when it has its time (an answer waiting for a busy reactor would send it late, and
+        # the next worker's request, on time, less than the delay after it)
+        self._take_now = self.client.register_script(protocol.script("take_token"))
+        self._next_now = self.client.register_script(protocol.script("next_slot"))
         self.held: dict[str, str] = {}  # token -> slot: places taken and not yet known released
         self._releasing: set[Any] = set()  # release tasks in flight (kept from the garbage collector)
 
@@ -264,14 +269,15 @@ class SharedSitePoliteness:
         delay = max(self.delay, min_delays(self.crawler).get(slot, 0.0))
         busy, pause = self.busy_key(slot), self.FULL_POLL[0]
         self.held[token] = slot  # (before the ask: a stop while it is on its way frees it too)
+        keys, args = [busy, f"{protocol.PREFIX}:delay:{slot}"], [self.limit, self.ttl, token, delay]
         try:
-            while (wait := float(await self._take(keys=[busy, f"{protocol.PREFIX}:delay:{slot}"],
-                                                  args=[self.limit, self.ttl, token, delay]))) < 0:
+            while (wait := float(self._take_now(keys=keys, args=args) if delay > 0
+                                 else await self._take(keys=keys, args=args))) < 0:
                 await asyncio.sleep(pause)  # the site's places are all held: look again soon
                 pause = min(pause * 2, self.FULL_POLL[1])
             while wait > 0:
                 await asyncio.sleep(min(wait, delay))
-                wait = float(await self._next(keys=[f"{protocol.PREFIX}:delay:{slot}"], args=[delay]))
+                wait = float(self._next_now(keys=keys[1:], args=[delay]))
         except BaseException:  # an error or a cancellation before the download: the place is given back
             self.held.pop(token, None)
             self.client.zrem(busy, token)
@@ -298,11 +304,19 @@ class SharedSitePoliteness:
     def spider_closed(self, spider: Any = None, reason: str = "") -> None:
         """Every place this worker still holds goes back: requests queued in the downloader that a
         stop left unsent, releases still on their way."""
+        import asyncio
+
         pipe = self.client.pipeline(transaction=False)
         for token, slot in self.held.items():
             pipe.zrem(self.busy_key(slot), token)
         pipe.execute()
         self.held.clear()
+        try:  # and the asyncio client's connections close with the reactor's loop still running
+            task = asyncio.get_running_loop().create_task(self.aclient.aclose())
+        except RuntimeError:  # no loop runs (the reactor is gone): the process is ending anyway
+            return
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
 
 
 # -- items go to Redis ---------------------------------------------------------------------------------
