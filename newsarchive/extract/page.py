@@ -415,13 +415,17 @@ class ClassIndex:
         groups: dict[str, list[int]] = {value: [] for value in dict.fromkeys(values)}
         deque(map(list.append, map(groups.__getitem__, values), range(len(values))), maxlen=0)
         self._groups = groups  # attribute value -> positions in _els
-        tokens: dict[str, list[str]] = {}
+        # token -> its one value (most tokens: no list made for them), or the list of its values
+        tokens: dict[str, Any] = {}
         for value in groups:  # first appearance first
             for token in value.split():
                 keys = tokens.get(token)
                 if keys is None:
-                    tokens[token] = [value]
-                elif keys[-1] is not value:  # class="a a": one element
+                    tokens[token] = value
+                elif keys.__class__ is str:
+                    if keys is not value:  # class="a a": one element
+                        tokens[token] = [keys, value]
+                elif keys[-1] is not value:
                     keys.append(value)
         self._tokens = tokens
         self._joined: str | None = None
@@ -434,8 +438,8 @@ class ClassIndex:
             if not values:
                 return default
             groups = self._groups
-            if len(values) == 1:
-                order = groups[values[0]]
+            if values.__class__ is str:
+                order = groups[values]
             else:
                 order = sorted(i for value in values for i in groups[value])
             els = self._els
