@@ -39,13 +39,14 @@ CRAWL = """
 import json, sys, resource
 from pathlib import Path
 from newsarchive.crawl import run_crawl
+from newsarchive.crawl.worker import peak_rss_mib
 base, db, settings = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
 outcome, stats = run_crawl(base, db, since="2000-01-01", quiet=True, settings=settings)
 print(json.dumps({"outcome": outcome, "new": stats.get("newsarchive/new", 0),
                   "pages": stats.get("response_received_count", 0),
                   "media": {k[len("newsarchive/media_"):]: v for k, v in stats.items() if k.startswith("newsarchive/media_")},
                   "elapsed": stats.get("elapsed_time_seconds"),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_rss_mb": peak_rss_mib(),
                   "writer_peak_rss_mb": stats.get("newsarchive/writer_peak_rss_mb", 0),
                   "writer_wait_s": stats.get("newsarchive/writer_wait_s", 0),
                   "cpu_s": resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
@@ -56,6 +57,7 @@ print(json.dumps({"outcome": outcome, "new": stats.get("newsarchive/new", 0),
 BARE = """
 import json, sys, resource, scrapy
 from scrapy.crawler import CrawlerProcess
+from newsarchive.crawl.worker import peak_rss_mib
 urls, settings = json.loads(open(sys.argv[1]).read()), json.loads(sys.argv[2])
 
 class Bare(scrapy.Spider):
@@ -72,7 +74,7 @@ process.crawl(crawler)
 process.start()
 stats = crawler.stats.get_stats()
 print(json.dumps({"pages": stats.get("response_received_count", 0), "elapsed": stats.get("elapsed_time_seconds"),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_rss_mb": peak_rss_mib(),
                   "cpu_s": resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime}))
 """
 

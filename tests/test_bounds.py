@@ -187,7 +187,8 @@ sys.argv = ["newsarchive", *sys.argv[1:]]
 try:
     main()
 except SystemExit as exc:
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    from newsarchive.crawl.worker import peak_rss_mib
+    print(int(peak_rss_mib() * 1024))  # KiB; not ru_maxrss, which keeps the forking pytest worker's peak
     raise
 """
 

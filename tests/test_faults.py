@@ -27,9 +27,9 @@ FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CON
 
 
 # the CLI, reporting its own peak resident memory as its last line of stderr
-_SHIM = ("import atexit, resource, sys\n"
-         "atexit.register(lambda: sys.stderr.write("
-         "f'\\npeak-rss-kib {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n'))\n"
+_SHIM = ("import atexit, sys\n"
+         "from newsarchive.crawl.worker import peak_rss_mib\n"
+         "atexit.register(lambda: sys.stderr.write(f'\\npeak-rss-kib {int(peak_rss_mib() * 1024)}\\n'))\n"
          "from newsarchive.cli import main\n"
          "sys.argv[0] = 'newsarchive'\n"
          "main()\n")

@@ -41,7 +41,8 @@ small = b"<html><body><div><p>warm</p></div></body></html>"
 run(small)
 started = time.perf_counter()
 run(deep if sys.argv[1] == "deep" else small)
-print((time.perf_counter() - started) * 1000, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+from newsarchive.crawl.worker import peak_rss_mib
+print((time.perf_counter() - started) * 1000, int(peak_rss_mib() * 1024))
 """
 
 

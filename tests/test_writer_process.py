@@ -210,3 +210,18 @@ def test_a_slow_writer_holds_the_fetching_back(demo: DemoSite, tmp_path: Path) -
     proc.communicate(timeout=120)
     assert proc.returncode == 0
     assert archived(db) == articles
+
+
+def test_a_child_process_reports_its_own_peak_memory_not_its_parents() -> None:
+    """The writer (and every benchmark child) reports peak_rss_mib(): ru_maxrss would report the
+    high-water mark of the process that forked it (the crawl's, or pytest's)."""
+    import subprocess
+    import sys
+
+    ballast = bytearray(300 * 2**20)
+    for i in range(0, len(ballast), 4096):  # resident, not just reserved
+        ballast[i] = 1
+    code = "from newsarchive.crawl.worker import peak_rss_mib; print(peak_rss_mib())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    del ballast
+    assert 5 < float(out.stdout) < 150
