@@ -23,6 +23,7 @@ from newsarchive.extract.page import (
     _long_runs,
     _many_attrs,
     bound_attributes,
+    cut_attributes,
 )
 
 ALPHABET = ["<", ">", "a", "b", "1", " ", "/", "=", '"', "'", "\n", "x", "<a ", "<b", " c", " d=1", "</p>", "é"]
@@ -54,11 +55,26 @@ def reference_cut(text: str, long: int, n: int) -> str:
 
 def test_the_linear_pattern_cuts_what_the_old_one_cut() -> None:
     rng = random.Random(13)
+    assert MANY_ATTRS.pattern == old_pattern(MAX_ATTRS).pattern
     for n in (1, 2, 3):
         new, old = re.compile(_many_attrs(n)), old_pattern(n)
         for _ in range(3000):
             text = random_markup(rng, 40)
             assert new.sub(r"\1", text) == old.sub(r"\1", text), text
+
+
+def test_cut_attributes_is_the_old_substitution() -> None:
+    """Every tag of more than n attributes is followed by 2n characters without a "<": the cut
+    from those stretches only is the whole text's substitution."""
+    rng = random.Random(11)
+    for n in (1, 2, 3, 4):
+        pattern, old = re.compile(_many_attrs(n)), old_pattern(n)
+        for _ in range(3000):
+            text = random_markup(rng, 60)
+            assert bound_attributes(text, 2 * n, pattern) == old.sub(r"\1", text), (n, text)
+    page = "<p " + " ".join(f"a{i}" for i in range(MAX_ATTRS + 5)) + ">t</p><b " + "x " * 10 + ">"
+    assert cut_attributes(page) == MANY_ATTRS.sub(r"\1", page) != page
+    assert cut_attributes(page.encode()) == MANY_ATTRS.sub(r"\1", page).encode()
 
 
 def test_long_runs_are_every_stretch_without_a_lt() -> None:
@@ -105,7 +121,7 @@ def test_names_full_of_lt_are_read_once() -> None:
     "<a<a<a…" read the rest of the name every time (40 KB took 2.7 s, 1 MB would take half an hour)."""
     page = "<html><body><p>" + "<a" * 500_000 + " x" * 100 + "</p></body></html>"
     started = time.process_time()
-    MANY_ATTRS.sub(r"\1", page)
+    cut_attributes(page)
     bound_attributes(page)
     bound_attributes(page.encode())
     assert time.process_time() - started < 1.0
