@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Mapping
 from functools import cached_property
 from itertools import compress, repeat
@@ -423,9 +423,12 @@ class ClassIndex:
         values = list(map(_GET, els, repeat(_CLASS)))
         self._els = list(compress(els, values))  # the elements that have a class, in document order
         values = list(filter(None, values))  # their class attributes, in the same order
-        groups: dict[str, list[int]] = {value: [] for value in dict.fromkeys(values)}
+        # attribute value -> positions in _els, first appearance first: one pass, each new value's
+        # list made by the defaultdict's __missing__ (in C)
+        groups: defaultdict[str, list[int]] = defaultdict(list)
         deque(map(list.append, map(groups.__getitem__, values), range(len(values))), maxlen=0)
-        self._groups = groups  # attribute value -> positions in _els
+        groups.default_factory = None  # a plain mapping from here: a missing value is an error
+        self._groups = groups
         # token -> its one value (most tokens: no list made for them), or the list of its values
         tokens: dict[str, Any] = {}
         for value in groups:  # first appearance first
