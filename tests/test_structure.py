@@ -145,6 +145,17 @@ def test_a_missing_scrapy_hook_fails_the_check_loudly(monkeypatch: pytest.Monkey
         compat.check()
 
 
+def test_a_missing_scrapy_redis_hook_fails_the_cluster_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scrapy_redis.dupefilter import RFPDupeFilter
+
+    from newsarchive.crawl import compat
+
+    compat.check_scrapy_redis()  # as installed
+    monkeypatch.delattr(RFPDupeFilter, "request_fingerprint")
+    with pytest.raises(compat.CompatError, match=r"RFPDupeFilter\.request_fingerprint\(\)"):
+        compat.check_scrapy_redis()
+
+
 def test_a_renamed_robots_hook_stops_the_crawl_from_starting(tmp_path: Path) -> None:
     """A Scrapy that renamed the hook making an unreadable robots.txt "disallow" would silently
     allow again: the import of our middlewares fails instead, with one clear line."""

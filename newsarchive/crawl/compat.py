@@ -70,16 +70,19 @@ def check(hooks: list[tuple[type, tuple[str, ...], tuple[str, ...], tuple[str, .
 
 def check_scrapy_redis() -> None:
     """The same for scrapy-redis (a cluster worker imports this; a local crawl never does)."""
+    from scrapy_redis.dupefilter import RFPDupeFilter
     from scrapy_redis.queue import Base, PriorityQueue
     from scrapy_redis.scheduler import Scheduler
 
     hooks = [(Base, ("_decode_request", "_encode_request"), (), ()),
              (PriorityQueue, ("pop", "push", "__len__"), (), ()),
              (Scheduler, ("open", "enqueue_request"), (),
-              ("queue_key", "queue_cls", "serializer", "df", "persist", "server"))]
+              ("queue_key", "queue_cls", "serializer", "df", "persist", "server", "stats")),
+             # the cluster's enqueue script is handed the filter's fingerprint and key (cluster/worker.py)
+             (RFPDupeFilter, ("request_fingerprint", "log"), (), ("key", "server"))]
     missing = [m for entry in hooks for m in _missing(*entry)]
-    if "queue" not in Scheduler.open.__code__.co_names:
-        missing.append("scrapy_redis.scheduler.Scheduler.queue (set in open)")
+    missing += [f"scrapy_redis.scheduler.Scheduler.{a} (set in open)" for a in ("queue", "spider")
+                if a not in Scheduler.open.__code__.co_names]
     if missing:
         raise CompatError("newsarchive does not support this scrapy-redis: it relies on " + ", ".join(missing))
 
