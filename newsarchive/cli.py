@@ -313,12 +313,29 @@ def cli() -> None:
     """Scrape and archive news articles (OneCMS sites first) into one SQLite file."""
 
 
+def _run_crawl(crawling: Any, *args: Any, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+    """``runner.run_crawl``; a Ctrl-C that comes before the crawl installs its own handlers (while
+    Scrapy starts) is one line and exit 6, as an interrupted crawl's."""
+    try:
+        return crawling.run_crawl(*args, **kwargs)
+    except KeyboardInterrupt:
+        raise Failure("interrupted while the crawl was starting: nothing was fetched",
+                      crawling.EXIT_INTERRUPTED) from None
+
+
 def check_target(target: str) -> None:
     """A URL of another scheme than http(s) (htp://, ftp://, file://, data:) is bad usage, exit 2;
     "c:" is a drive letter, and a saved page whose name has a colon in it is still read."""
-    scheme = urlsplit(target).scheme.lower()
-    if scheme in ("http", "https"):
-        return
+    try:
+        parts = urlsplit(target)
+        scheme = parts.scheme.lower()
+        if scheme in ("http", "https"):
+            if not parts.hostname:
+                raise ValueError("no host")
+            parts.port  # noqa: B018  (a port past 65535 or not a number raises here)
+            return
+    except ValueError as exc:  # "http://[::1" (an unclosed IPv6 literal), "http://", "http://a:x/"
+        raise Failure(f"refused: {_short(target, 60)} is not a valid URL ({exc})", EXIT_USAGE) from exc
     if "://" in target or (len(scheme) > 1 and not Path(target).exists()):
         raise Failure(f"refused: {_short(target, 60)} is not an http:// or https:// URL (the only schemes scrape"
                       " accepts) nor a saved page", EXIT_USAGE)
@@ -864,11 +881,14 @@ def serve(db_path: Path | None, host: str, port: int) -> None:
     as archived (made inert), per-site pages at /sites; Datasette's own tables and SQL under
     /<archive name>. Read-only; on a loopback address, requests naming another host are refused
     (421), against DNS rebinding."""
-    try:
+    try:  # (newsarchive.ui imports without Datasette: its server and Datasette are asked for here)
+        import datasette  # noqa: F401
+        import uvicorn
+
         from . import ui
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise Failure("Datasette is not installed: pip install 'newsarchive[ui]'") from exc
-    import uvicorn
+    except ImportError as exc:
+        raise Failure(f"the reading room needs the [ui] extra ({exc.name} is not installed):"
+                      " pip install 'newsarchive[ui]'") from exc
 
     db = archive_path(db_path)
     check_archive(db, readonly=True)  # a damaged file: one line now, not errors on every page
@@ -1002,7 +1022,7 @@ def crawl(site: str, db_path: Path | None, since: str | None, max_articles: int 
                 verbose=verbose, revisit=revisit, settings=settings)
     if interval is not None:
         sys.exit(crawling.every(site, db, interval, args))
-    outcome, stats = crawling.run_crawl(site, db, **args)
+    outcome, stats = _run_crawl(crawling, site, db, **args)
     code = crawling.EXIT_FOR_OUTCOME.get(outcome, EXIT_FAIL)
     if outcome == "lock_held":
         raise Failure(f"another crawl of {site_name} is running on {db} (lock held)", code)
@@ -1153,7 +1173,7 @@ def demo(db_path: Path | None, articles: int, serve: bool, port: int | None) -> 
                    + f"; crawling all its {articles} articles into {db}", err=True)
         # the media host is on loopback too: allowed by name, as a site on your network would be
         local = {**crawling.FAST_LOCAL, "NEWSARCHIVE_ALLOW_PRIVATE": ["127.0.0.1", "127.0.0.2"]}
-        outcome, stats = crawling.run_crawl(base, db, since=since, quiet=True, settings=local)
+        outcome, stats = _run_crawl(crawling, base, db, since=since, quiet=True, settings=local)
     media_stack.close()
     with open_archive(db) as archive:
         click.echo(f"crawl {outcome}: {stats.get('newsarchive/new', 0)} new articles, "
@@ -1179,6 +1199,8 @@ def demo(db_path: Path | None, articles: int, serve: bool, port: int | None) -> 
         first = rows[0][0] if rows else 1
     click.echo(f"try: newsarchive show {first}{opt}   newsarchive search 'da nang'{opt}   newsarchive export{opt}"
                f"   newsarchive runs{opt}")
+    if outcome != "success":  # what was archived is shown; the exit code says the crawl's outcome, as crawl's
+        sys.exit(crawling.EXIT_FOR_OUTCOME.get(outcome, EXIT_FAIL))
 
 
 def _short(value: Any, width: int = 70) -> str:

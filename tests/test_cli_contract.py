@@ -308,6 +308,47 @@ def test_demo_in_a_fresh_directory_creates_the_default_archive(tmp_path: Path) -
     assert "--db" not in out.stdout
 
 
+def test_a_ctrl_c_during_the_demo_is_an_interrupted_run_exit_6(tmp_path: Path) -> None:
+    """Ctrl-C at the terminal (SIGINT to the command's process group) while the demo crawls: the
+    crawl drains, the writer (in a group of its own: the signal never reaches it) stores what it was
+    handed, the run is recorded as interrupted, and the exit code says so (it was 0)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "NEWSARCHIVE_DB"}
+    proc = subprocess.Popen([sys.executable, "-m", "newsarchive.cli", "demo", "--articles", "3000", "--port", "0"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    db = tmp_path / "data" / "archive.db"
+    deadline = time.monotonic() + 90
+    stored = 0
+    while time.monotonic() < deadline and proc.poll() is None and stored < 20:
+        time.sleep(0.2)
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+                stored = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+        except sqlite3.Error:
+            pass
+    assert stored >= 20 and proc.poll() is None, "the demo never got going"
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 6, (out, err)
+    assert "Traceback" not in err and "crawl interrupted" in out, (out, err)
+    with sqlite3.connect(db) as con:
+        outcome, new = con.execute("SELECT outcome, articles_new FROM runs").fetchone()
+        held = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+    assert outcome == "interrupted" and new == held >= 20
+
+
+def test_scrape_of_a_malformed_url_is_bad_usage_not_a_traceback(tmp_path: Path) -> None:
+    for url in ("http://[::1", "http://", "http://a:99999/b-1.html"):
+        out = run_cli("scrape", url, "--db", str(tmp_path / "a.db"))
+        assert out.returncode == 2 and "Traceback" not in out.stderr and "not a valid URL" in out.stderr, out.stderr
+
+
 # -- 5. output -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("command", [["search", "dien bien"], ["sql", "SELECT 1"]])

@@ -96,9 +96,13 @@ class WriterClient:
 
         mine, theirs = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # as multiprocessing's spawn
+        # a process group of its own: a Ctrl-C at the terminal reaches the crawl, which drains and
+        # then closes the writer; it must not reach the writer while it is still importing (before
+        # it can ignore it), which killed it and turned the crawl's interruption into a failure
         self.proc = subprocess.Popen([sys.executable, "-m", "newsarchive.crawl.worker", str(theirs.fileno()),
                                       str(os.getpid())],
-                                     pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
+                                     pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env,
+                                     process_group=0)
         theirs.close()
         mine.setblocking(False)
         self.channel = _Channel(self)
