@@ -8,6 +8,8 @@ raw page, validators, failures and media references at once.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,12 +52,46 @@ class Stored:
     write_ms: float = 0.0
 
 
+class Checkpointer:
+    """Copies the archive's WAL into the file from a thread of its own, so that the checkpoint's
+    writes and fsyncs (SQLite's, every ~1,000 pages: a third of the writer's time in a fast crawl)
+    overlap extraction instead of stalling a commit. Same durability: a checkpoint only moves
+    committed pages; the writer's own auto-checkpoint stays on, further out, as the bound on the WAL
+    should this thread fall behind (a reader holding an old snapshot stops both alike)."""
+
+    EVERY = 0.25  # seconds between passive checkpoints
+    BOUND = 8000  # the writer's own auto-checkpoint, in pages (128 MiB of 16 KiB pages)
+
+    def __init__(self, archive: Archive) -> None:
+        from ..store import busy_timeout
+
+        self.conn = sqlite3.connect(archive.path, isolation_level=None, timeout=busy_timeout(),
+                                    check_same_thread=False)
+        archive.conn.execute(f"PRAGMA wal_autocheckpoint = {self.BOUND}")
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="checkpointer", daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.EVERY):
+            try:  # passive: never waits for the writer or a reader, never blocks them
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:  # busy, or the disk: the writer's own checkpoint is the bound
+                pass
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join()
+        self.conn.close()
+
+
 class ArchiveWriter:
     """The archive (and media file) of one crawl of site ``key``."""
 
     def __init__(self, db: str | Path, key: str, *, max_bytes: int | None = None, media: bool = False,
                  media_video: bool = False) -> None:
         self.archive = Archive(db, max_bytes=max_bytes)
+        self.checkpointer = Checkpointer(self.archive)
         self.state = CrawlState(self.archive)
         self.key = key
         self.coverage = Coverage()  # what this run extracted, field by field (newsarchive.drift)
@@ -63,6 +99,7 @@ class ArchiveWriter:
         self.media_video = media_video
 
     def close(self) -> None:
+        self.checkpointer.close()
         self.archive.close()
         if self.media is not None:
             self.media.close()
