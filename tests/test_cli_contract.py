@@ -66,6 +66,21 @@ def test_serve_on_a_port_in_use_is_exit_1_in_one_line(db: Path) -> None:
     assert str(port) in line and "in use" in line
 
 
+@pytest.mark.parametrize("missing", ["uvicorn", "datasette"])
+def test_serve_without_the_ui_extra_names_it_in_one_line(db: Path, tmp_path: Path, missing: str) -> None:
+    """A plain `pip install .` has neither Datasette nor uvicorn: serve says which extra to install
+    (it was a ModuleNotFoundError traceback)."""
+    import subprocess
+    import sys
+
+    code = (f"import sys; sys.modules[{missing!r}] = None\n"  # an import of it now fails, as when not installed
+            "from newsarchive.cli import main; sys.argv = ['newsarchive', *sys.argv[1:]]; main()")
+    out = subprocess.run([sys.executable, "-c", code, "serve", "--port", "0", "--db", str(db)], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    line = one_error_line(out, 1)
+    assert "[ui]" in line and missing in line
+
+
 @pytest.mark.parametrize("target", ["htp://127.0.0.1/a-1.html", "ftp://127.0.0.1/a-1.html", "file:///etc/passwd",
                                     "hxxps://baonghean.vn/x-1.html", "data:text/html,<p>x</p>"])
 def test_scrape_of_another_scheme_is_bad_usage(tmp_path: Path, target: str) -> None:
