@@ -436,3 +436,26 @@ def test_show_diff_of_one_version(db: Path) -> None:
     out = run_cli("show", "2", "--diff", "--db", str(db))
     assert out.returncode == 0, out.stderr
     assert "only one version" in out.stdout and "no such pair" not in out.stdout + out.stderr
+
+
+def test_a_crawl_of_an_archive_damaged_past_its_schema_is_one_line(db: Path, tmp_path: Path) -> None:
+    """The header and schema read well; the root pages of the failures table and its indexes are
+    garbage. The crawl's planning reads them before Scrapy starts: one line, exit 1 (it was
+    tracebacks from inside the engine and "Crawler.stats is not set yet"); nothing is fetched."""
+    damaged = tmp_path / "damaged.db"
+    with sqlite3.connect(db) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = con.execute("PRAGMA page_size").fetchone()[0]
+        roots = [r for (r,) in con.execute("SELECT rootpage FROM sqlite_master WHERE tbl_name = 'failures'")]
+    damaged.write_bytes(db.read_bytes())
+    noise = random.Random(7)
+    with damaged.open("r+b") as f:
+        for root in roots:
+            f.seek((root - 1) * page)
+            f.write(bytes(noise.randrange(256) for _ in range(page)))
+    with socket.socket() as unused:  # a site that would refuse the connection, were it asked
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    out = run_cli("crawl", f"http://127.0.0.1:{port}/", "--db", str(damaged), "-q")
+    line = one_error_line(out, 1)
+    assert "damaged" in line or "malformed" in line, line

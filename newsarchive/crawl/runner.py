@@ -62,7 +62,15 @@ def run_crawl(site: str, db: Path, *, since: str | None = None, max_articles: in
     if revisit:
         overrides["NEWSARCHIVE_REVISIT"] = revisit
     overrides.update(settings or {})
-    process = CrawlerProcess(project_settings(overrides))
+    crawl_settings = project_settings(overrides)
+    if not crawl_settings.get("NEWSARCHIVE_REDIS") or crawl_settings.getbool("NEWSARCHIVE_CLUSTER_PLAN"):
+        from .plan import make_plan
+
+        # the archive's state, read once before Scrapy starts: a page damaged past the header (the
+        # failures, the articles due for a re-check) fails here, as one error, not inside the engine
+        # (a traceback, and a run without stats)
+        make_plan(crawl_settings, site, since, recheck)
+    process = CrawlerProcess(crawl_settings)
     crawler = process.create_crawler(OneCMSSpider)
     process.crawl(crawler, site=site, since=since, max_articles=max_articles, category=category,
                   recheck=recheck)
