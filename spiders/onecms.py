@@ -57,8 +57,10 @@ FRUITLESS_PAGES = 3
 MEDIA = ARTICLE + 5
 CLAIMED = "newsarchive_run_key"  # request.meta: the run key an article request claimed
 MAX_STREAM_PAGES = 5000  # and no stream pages on for ever: 5,000 load-more pages is ~100,000 articles
-# an <a> tag's href, quoted either way or bare (other_article_links: a scan, not a parse)
-HREF = re.compile(r"""<a\s[^>]*?(?<=\s)href\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)'|([^\s"'<>`=]+))""", re.I)
+# an <a> tag's href, quoted either way or bare (other_article_links: a scan, not a parse). A tag is
+# read up to the next "<" only, so each attempt ends where the next one starts: linear on any page
+# ("[^>]" re-read a run of "<a <a <a…" from every start: 60 KB took 23 s)
+HREF = re.compile(r"""<a\s[^<>]*?(?<=\s)href\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)'|([^\s"'<>`=]+))""", re.I)
 SITEMAP_MAXSIZE = 50 * 1024 * 1024  # the sitemap protocol's limit, also for a gzip file once inflated
 
 
