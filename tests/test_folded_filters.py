@@ -369,6 +369,25 @@ def test_migration_015_builds_the_words_and_the_site_counts(tmp_path: Path) -> N
             a.conn.execute("SELECT site, count(*) FROM articles GROUP BY site"))
 
 
+def test_migration_015_drops_the_insert_trigger_of_its_first_version(tmp_path: Path) -> None:
+    """015 as first written counted new articles by an INSERT trigger; the store now counts them
+    itself, so an archive migrated by that version would count each new article twice."""
+    path = tmp_path / "t.db"
+    with Archive(path) as a:
+        for n in range(5):
+            a.save(_mixed(n))
+        _as_before_015(a)
+        a.conn.execute("CREATE TABLE site_articles (site TEXT PRIMARY KEY, articles INTEGER NOT NULL) WITHOUT ROWID")
+        a.conn.execute("CREATE TRIGGER site_articles_insert AFTER INSERT ON articles BEGIN"
+                       " INSERT INTO site_articles(site, articles) VALUES (NEW.site, 1)"
+                       " ON CONFLICT(site) DO UPDATE SET articles = articles + 1; END")
+    with Archive(path) as a:  # opened for writing: migrated
+        for n in range(5, 12):
+            a.save(_mixed(n))
+        assert dict(a.conn.execute("SELECT site, articles FROM site_articles")) == dict(
+            a.conn.execute("SELECT site, count(*) FROM articles GROUP BY site"))
+
+
 def test_site_counts_follow_inserts_deletes_and_moves(tmp_path: Path) -> None:
     with Archive(tmp_path / "c.db") as a:
         for n in range(12):
